@@ -160,11 +160,7 @@ class Pipeline(Step):
             self._progress_bar = None
         if self._step_times:
             width = max(len(name) for name, _ in self._step_times)
-            self.log.info(
-                "Pipeline %s step times:%s\n  %s %.3f s",
-                self.name,
-                "".join(f"\n  {name:<{width}} {seconds:8.3f} s" for name, seconds in self._step_times),
-                f"{'total':<{width}}",
-                elapsed,
-            )
+            lines = [f"{name:<{width}} {seconds:8.3f} s" for name, seconds in self._step_times]
+            lines.append(f"{'total':<{width}} {elapsed:8.3f} s")
+            self.log.info("Pipeline %s step times:%s", self.name, "".join("\n  " + line for line in lines))
 

@@ -398,26 +398,26 @@ def split_list(text: str) -> list[str]:
     text = text.strip()
     if len(text) >= 2 and text[0] + text[-1] in ("[]", "()"):
         text = text[1:-1]
-    items, current, quote = [], [], None
-    quoted = False
+    raw, current, quote = [], [], None
     for char in text:
         if quote:
             if char == quote:
                 quote = None
-            else:
-                current.append(char)
         elif char in "'\"":
             quote = char
-            quoted = True
         elif char == ",":
-            items.append(("".join(current) if quoted else "".join(current).strip()))
-            current, quoted = [], False
-        else:
-            if not (quoted and char.isspace()):
-                current.append(char)
-    last = "".join(current) if quoted else "".join(current).strip()
-    if last or quoted:
-        items.append(last)
+            raw.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    raw.append("".join(current))
+    items = []
+    for item in raw:
+        item = item.strip()
+        if len(item) >= 2 and item[0] == item[-1] and item[0] in "'\"":
+            items.append(item[1:-1])
+        elif item:
+            items.append(item)
     return items
 
 
@@ -556,6 +556,8 @@ def parse_spec(text: str, source: str = "spec") -> Spec:
             raise ParameterError(f"{where}: expected 'name = check(...)', got {line!r}")
         name, _, check_text = line.partition("=")
         name = name.strip()
+        if not name.isidentifier():
+            raise ParameterError(f"{where}: expected 'name = check(...)', got {line!r}")
         stack[-1][1].params[name] = _parse_check(name, check_text.strip(), comment, where)
     return root
 

@@ -20,7 +20,7 @@ from typing import ClassVar
 from . import log as _log
 from . import naming, registry
 from .config_file import load_config_file, merge_config, resolve_step_config_files, tag_sources, write_config_file
-from .exceptions import ParameterError, ReferenceFileNotFoundError, UnknownStepError
+from .exceptions import ParameterError, ReferenceFileNotFoundError, StepNotImplementedError, UnknownStepError
 from .spec import DEFAULT_SOURCE, ParamSpec, Source, Spec, format_value, parse_spec
 
 __all__ = ["Step", "is_model", "iter_models"]
@@ -270,12 +270,13 @@ class Step:
     # configuration
     # ------------------------------------------------------------------
     @classmethod
-    def build_config(cls, config_file=None, overrides=None, *, override_label="keyword argument", builtin=None):
+    def build_config(cls, config_file=None, overrides=None, *, override_label="keyword argument", base_layers=()):
         """Merge the configuration layers of a run.
 
-        Precedence, lowest first: spec defaults, ``builtin`` (the values of a
-        registered cfg such as calwebb_tso1), the config file, ``overrides``
-        (keyword arguments or the command line).
+        Precedence, lowest first: spec defaults, ``base_layers`` (``(label,
+        values)`` pairs such as the values of a registered cfg like
+        calwebb_tso1), the config file, ``overrides`` (keyword arguments or
+        the command line).
 
         Returns
         -------
@@ -288,9 +289,9 @@ class Step:
         sources: dict = {}
         step_class = cls
         name = None
-        if builtin:
-            label, builtin_values = builtin
-            merge_config(values, sources, dict(builtin_values), tag_sources(dict(builtin_values), Source(label)))
+        for label, layer_values in base_layers:
+            layer_values = _plain_copy(layer_values)
+            merge_config(values, sources, layer_values, tag_sources(layer_values, Source(label)))
         if config_file is not None:
             cfg_values, cfg_sources = load_config_file(config_file)
             cfg_class = cfg_values.pop("class", None)
@@ -395,9 +396,12 @@ class Step:
         return default
 
     def default_suffix(self) -> str:
-        """The output suffix when ``suffix`` is not set: the class alias,
-        else the step name in lower case."""
-        return type(self).class_alias or self.name.lower()
+        """The output suffix when ``suffix`` is not set: inside a pipeline
+        the step's name there (``steps.<name>``), else the class alias, else
+        the step name, in lower case."""
+        if self.parent is not None:
+            return self.name.lower()
+        return (type(self).class_alias or self.name).lower()
 
     # ------------------------------------------------------------------
     # running
@@ -783,6 +787,11 @@ class Step:
             self.log.warning("save_results is set but the result (%s) cannot be saved", type(result).__name__)
 
 
+def _plain_copy(values):
+    """A deep copy of nested mappings (registry cfg values are read-only)."""
+    return {k: _plain_copy(v) if hasattr(v, "items") and not is_model(v) else v for k, v in dict(values).items()}
+
+
 def _class_from_config(class_name: str, expected: type, where: str) -> type:
     """The class a config file names, which must be ``expected`` or a
     subclass (or, when ``expected`` is a base class, any registered step)."""
@@ -790,8 +799,8 @@ def _class_from_config(class_name: str, expected: type, where: str) -> type:
         return expected
     try:
         resolved = registry.resolve(class_name)
-    except UnknownStepError as err:
-        raise UnknownStepError(f"{where}: class = {class_name!r}: {err}") from None
+    except (UnknownStepError, StepNotImplementedError) as err:
+        raise type(err)(f"{where}: class = {class_name!r}: {err}") from None
     if issubclass(resolved, expected):
         return resolved
     if issubclass(expected, resolved):
