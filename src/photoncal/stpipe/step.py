@@ -448,13 +448,14 @@ class Step:
         self._skip_reason = None
         self._before_process()
         try:
-            args = self._run_hooks("pre", args)
             reason = self._skip_request()
+            if self.parent is None:
+                # work on copies so the caller's models are left unchanged
+                args = tuple(_copy_input(a) for a in args)
+            args = self._run_hooks("pre", args)
             if reason is not None:
                 result = self._skipped_result(args, reason)
             else:
-                if self.parent is None:
-                    args = tuple(_copy_input(a) for a in args)
                 result = self.process(*args)
             result = self._run_hooks("post", result)
             self._finalize_result(result)
@@ -498,8 +499,6 @@ class Step:
         primary = args[0]
         if isinstance(primary, (str, os.PathLike)) and not str(primary).lower().endswith(".json"):
             primary = self.open_model(os.fspath(primary))
-        elif self.parent is None:
-            primary = _copy_input(primary)
         self.skip_step(primary, reason)
         return primary
 
@@ -607,8 +606,11 @@ class Step:
         return file_path
 
     def open_model(self, obj, **kwargs):
-        """Open a path (relative to ``input_dir``), association or model with
-        ``photoncal.datamodels.open``."""
+        """Open a path (relative to ``input_dir``) or association with
+        ``photoncal.datamodels.open``; a model or container is returned as
+        it is (the framework already copied it if the caller's must be kept)."""
+        if (is_model(obj) or is_container(obj)) and not kwargs:
+            return obj
         from photoncal import datamodels
 
         return datamodels.open(self.make_input_path(obj), **kwargs)
