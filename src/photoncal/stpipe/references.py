@@ -417,7 +417,8 @@ def selection_values(model) -> dict:
         value = None
         for dotted in paths:
             value = _meta_get(model, dotted)
-            if value is not None and str(value).strip() != "":
+            # only scalars count: an unset branch of a schema tree is a node
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
                 break
             value = None
         values[keyword] = None if value is None else str(value).strip()
@@ -644,7 +645,11 @@ def find_reference(model, reftype: str, *, reference_dir=None, logger: logging.L
             "".join("\n    " + line for line in report) or " none",
         )
         if best is None:
-            searched.append(f"{directory} ({count} {reftype.upper()} file{'s' if count != 1 else ''}, none matched)")
+            rejected = [line for line in report if ": rejected, " in line]
+            detail = f": {'; '.join(rejected[:3])}{'; ...' if len(rejected) > 3 else ''}" if rejected else ""
+            searched.append(
+                f"{directory} ({count} {reftype.upper()} file{'s' if count != 1 else ''}, none matched{detail})"
+            )
             return None
         path = os.path.abspath(best.path)
         return ResolvedReference(path, origin, path)
