@@ -76,7 +76,7 @@ def _split_argv(argv):
             continue
         if token.startswith("-") and token != "-":
             raise _UsageError(f"unknown option {token!r}")
-        positionals.append((token, index))
+        positionals.append((token, index - 1))
     return options, positionals, params
 
 
