@@ -216,3 +216,67 @@ def test_export_config_includes_steps(tmp_path):
     assert type(again) is RampPipeline
     assert again.save_calibrated_ramp is True and again.offset.offset == 2.5
     assert again.get_pars() == pipe.get_pars()
+
+
+class CombineStep(Step):
+    """Sums the members of an association (a stage-3-like test step)."""
+
+    class_alias = "combine_t"
+    spec = """
+        suffix = string(default='i2d')
+    """
+
+    def process(self, asn_path):
+        import json
+
+        with open(self.make_input_path(asn_path)) as handle:
+            asn = json.load(handle)
+        members = [self.open_model(m["expname"]) for m in asn["products"][0]["members"]]
+        combined = members[0]
+        combined.data = [sum(values) for values in zip(*(m.data for m in members))]
+        return combined
+
+
+class FlagEachStep(Step):
+    """Returns a list of models (one result per input member)."""
+
+    class_alias = "flag_each_t"
+    spec = """
+        suffix = string(default='crf')
+    """
+
+    def process(self, models):
+        return [self.open_model(m) for m in models]
+
+
+def test_association_input_names_outputs_after_the_product(tmp_path, fake_datamodels, monkeypatch):
+    import json
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for index in (1, 2):
+        fake_datamodels(f"jw01_0000{index}_nrca1_cal.fits", data=[float(index)]).save(
+            str(data / f"jw01_0000{index}_nrca1_cal.fits")
+        )
+    product = "jw01-o001_t001_nircam_clear-f200w"
+    asn = {"asn_id": "a3001", "products": [{"name": product, "members": [
+        {"expname": "jw01_00001_nrca1_cal.fits", "exptype": "science"},
+        {"expname": "jw01_00002_nrca1_cal.fits", "exptype": "science"}]}]}
+    (data / "asn.json").write_text(json.dumps(asn))
+    monkeypatch.chdir(tmp_path)
+    # members are found next to the association file (input_dir)
+    result = CombineStep.call(str(data / "asn.json"), save_results=True)
+    assert result.data == [3.0]
+    assert (tmp_path / f"{product}_i2d.fits").exists()
+
+
+def test_list_results_keep_their_own_names(tmp_path, fake_model, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    models = [fake_model("jw01_00001_nrca1_cal.fits"), fake_model("jw01_00002_nrca1_cal.fits")]
+    FlagEachStep.call(models, save_results=True)
+    assert sorted(os.listdir(tmp_path)) == ["jw01_00001_nrca1_crf.fits", "jw01_00002_nrca1_crf.fits"]
+    assert [m.meta.filename for m in models] == ["jw01_00001_nrca1_cal.fits", "jw01_00002_nrca1_cal.fits"]
+    for name in os.listdir(tmp_path):
+        os.remove(name)
+    FlagEachStep.call(models, output_file="combined.fits")
+    assert sorted(os.listdir(tmp_path)) == ["combined_0_crf.fits", "combined_1_crf.fits"]

@@ -71,7 +71,8 @@ class Entry:
         return f"{self.module}.{self.class_name}"
 
     def all_names(self) -> tuple:
-        return (self.alias, *self.aliases, self.dotted_name, *self.names, self.class_name, self.cfg_name)
+        cfg_names = tuple(dict.fromkeys((self.cfg_name, *(f"{a}.cfg" for a in (self.alias, *self.aliases)))))
+        return (self.alias, *self.aliases, self.dotted_name, *self.names, self.class_name, *cfg_names)
 
 
 def _step(alias, class_name, jwst_package=None, jwst_module=None, *, aliases=(), cfg_name=None):
