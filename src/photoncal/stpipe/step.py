@@ -42,10 +42,10 @@ def is_container(obj) -> bool:
         return True
     if isinstance(obj, (str, bytes, dict)) or not hasattr(obj, "__len__") or not hasattr(obj, "__getitem__"):
         return False
-    container_cls = None
-    datamodels = sys.modules.get("photoncal.datamodels")
-    if datamodels is not None:
-        container_cls = getattr(datamodels, "ModelContainer", None)
+    # Only look at an already imported container module: nothing can be a
+    # ModelContainer before it is imported, and importing it costs time.
+    container_module = sys.modules.get("photoncal.datamodels.container")
+    container_cls = getattr(container_module, "ModelContainer", None)
     if container_cls is not None and isinstance(obj, container_cls):
         return True
     return type(obj).__name__.endswith(("Container", "Library"))
@@ -67,9 +67,17 @@ def _set_meta(model, dotted: str, value, logger: logging.Logger) -> bool:
     parts = dotted.split(".")
     try:
         for part in parts[:-1]:
-            child = node[part] if isinstance(node, dict) else getattr(node, part)
+            try:
+                child = node[part] if isinstance(node, dict) else getattr(node, part)
+            except (AttributeError, KeyError):
+                child = None
             if child is None:
-                raise AttributeError(part)
+                # a branch the schema does not declare (a new reference type)
+                if isinstance(node, dict):
+                    node[part] = {}
+                else:
+                    setattr(node, part, {})
+                child = node[part] if isinstance(node, dict) else getattr(node, part)
             node = child
         if isinstance(node, dict):
             node[parts[-1]] = value
