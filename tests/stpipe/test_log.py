@@ -115,3 +115,12 @@ def test_configure_for_the_process_is_kept_by_steps(fake_model, tmp_path, capsys
     assert capsys.readouterr().out == ""
     assert stlog.applied() is None
     assert logging.getLogger("stpipe").handlers == []
+
+
+def test_logcfg_named_in_a_step_cfg(fake_model, tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "log.cfg").write_text(f"[*]\nhandler = file:{tmp_path / 'from_cfg.log'}\nlevel = INFO\n")
+    (tmp_path / "conf" / "chatty.cfg").write_text("class = chatty_t\nlogcfg = log.cfg\n")
+    monkeypatch.chdir(tmp_path)
+    ChattyStep.call(fake_model("a.fits"), config_file=str(tmp_path / "conf" / "chatty.cfg"))
+    assert "chatty info" in (tmp_path / "from_cfg.log").read_text()

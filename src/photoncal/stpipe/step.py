@@ -315,7 +315,11 @@ class Step:
             resolve_step_config_files(overrides, over_sources, os.getcwd(), where=override_label)
             merge_config(values, sources, overrides, over_sources)
         logcfg = values.pop("logcfg", None)
-        sources.pop("logcfg", None)
+        logcfg_source = sources.pop("logcfg", None)
+        if logcfg and isinstance(logcfg_source, Source) and logcfg_source.root_dir and not os.path.isabs(logcfg):
+            candidate = os.path.join(logcfg_source.root_dir, os.path.expanduser(logcfg))
+            if os.path.isfile(candidate):
+                logcfg = candidate
         return step_class, name, values, sources, logcfg
 
     @classmethod
