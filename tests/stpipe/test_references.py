@@ -269,3 +269,22 @@ def test_header_reader_matches_astropy(dark_dir):
     long_value = "A|" * 60
     write_fits_ref(dark_dir / "long.fits", reftype="DARK", p_readpa=long_value)
     assert references.read_reference_keywords(str(dark_dir / "long.fits"))["P_READPA"] == long_value
+
+
+def test_roman_asdf_references(tmp_path, fake_model):
+    asdf = pytest.importorskip("asdf")
+    time = pytest.importorskip("astropy.time")
+    for table in (4, 5):
+        asdf.AsdfFile({"roman": {"meta": {
+            "reftype": "DARK", "telescope": "ROMAN", "useafter": time.Time("2020-01-01T00:00:00"),
+            "instrument": {"name": "WFI", "detector": "WFI01", "optical_element": "F158"},
+            "exposure": {"ma_table_number": table}}, "data": np.zeros((4, 4), dtype=np.float32)}}
+        ).write_to(tmp_path / f"roman_wfi01_dark_ma{table}.asdf")
+    model = fake_model("r0001_wfi01_uncal.asdf", telescope="ROMAN",
+                       instrument={"name": "WFI", "detector": "WFI01", "optical_element": "F158"},
+                       exposure={"ma_table_number": 5, "start_time": "2026-11-01T00:00:00"})
+    found = references.find_reference(model, "dark", reference_dir=str(tmp_path))
+    assert found.path.endswith("roman_wfi01_dark_ma5.asdf")
+    model.meta.exposure.start_time = "2019-01-01T00:00:00"
+    with pytest.raises(ReferenceFileNotFoundError, match="is after the observation"):
+        references.find_reference(model, "dark", reference_dir=str(tmp_path))
