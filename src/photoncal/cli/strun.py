@@ -163,26 +163,46 @@ def _display(cls):
 
 def format_step_help(cls) -> str:
     """The ``strun <step> -h`` text: every parameter, overrides included,
-    with its type, default and help."""
+    with its type, default and help (the step's own parameters first)."""
+    from photoncal.stpipe import Pipeline, Step
+
+    base = {**Step.merged_spec().params, **Pipeline.merged_spec().params}
+
+    def is_universal(name, param):
+        # a universal parameter whose default the class changed is its own
+        return name in base and base[name].default == param.default
     lines = [USAGE.replace("<step | pipeline | cfg file | asdf file>", _display(cls)), ""]
     doc = (cls.__doc__ or "").strip()
     if doc:
         lines.append(textwrap.dedent(doc).split("\n\n")[0].strip())
         lines.append("")
 
-    def section(title, spec, prefix):
-        lines.append(title)
-        for name, param in spec.params.items():
-            lines.append(f"  --{prefix}{name}")
-            text = param.help + " " if param.help else ""
-            lines.append(textwrap.fill(f"{text}({param.describe()})", width=100,
-                                       initial_indent="        ", subsequent_indent="        "))
+    def describe(prefix, name, param):
+        lines.append(f"  --{prefix}{name}")
+        text = param.help + " " if param.help else ""
+        lines.append(textwrap.fill(f"{text}({param.describe()})", width=100,
+                                   initial_indent="        ", subsequent_indent="        "))
 
-    section(f"parameters of {_display(cls)} ({cls.dotted_name()}):", cls.merged_spec(), "")
+    spec = cls.merged_spec()
+    lines.append(f"parameters of {_display(cls)} ({cls.dotted_name()}):")
+    own = [(n, p) for n, p in spec.params.items() if not is_universal(n, p)]
+    for name, param in own:
+        describe("", name, param)
+    if not own:
+        lines.append("  (none of its own)")
+    lines.append("")
+    lines.append("universal parameters (every step and pipeline has them):")
+    for name, param in spec.params.items():
+        if is_universal(name, param):
+            describe("", name, param)
     for key, step_cls in getattr(cls, "step_defs", {}).items():
         lines.append("")
-        section(f"parameters of step {key} ({step_cls.__name__}):", step_cls.merged_spec(), f"steps.{key}.")
+        lines.append(f"parameters of step {key} ({step_cls.__name__}):")
+        for name, param in step_cls.merged_spec().params.items():
+            if not is_universal(name, param):
+                describe(f"steps.{key}.", name, param)
         lines.append(f"  --steps.{key}.config_file\n        a cfg file with this step's parameters")
+        lines.append(f"  --steps.{key}.<universal parameter>\n        skip, save_results, output_file, output_dir, suffix, ...")
     lines.append("")
     lines.append(GLOBAL_HELP)
     return "\n".join(lines)

@@ -457,6 +457,11 @@ class Spec:
     def update(self, other: Spec) -> Spec:
         """Add or replace parameters from ``other`` (a subclass's spec)."""
         for name, param in other.params.items():
+            previous = self.params.get(name)
+            if previous is not None and not param.help and previous.help:
+                # a subclass changing a default keeps the help text
+                param = ParamSpec(param.name, param.check, param.args, param.kwargs, param.default,
+                                  previous.help, param.section)
             self.params[name] = param
         return self
 
