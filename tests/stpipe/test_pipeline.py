@@ -280,3 +280,10 @@ def test_list_results_keep_their_own_names(tmp_path, fake_model, monkeypatch):
         os.remove(name)
     FlagEachStep.call(models, output_file="combined.fits")
     assert sorted(os.listdir(tmp_path)) == ["combined_0_crf.fits", "combined_1_crf.fits"]
+
+
+def test_step_names_may_not_shadow_pipeline_attributes():
+    with pytest.raises(TypeError, match="step_defs\\['run'\\]"):
+        type("BadPipeline", (Pipeline,), {"step_defs": {"run": DoubleStep}})
+    with pytest.raises(TypeError, match="not a Step subclass"):
+        type("BadPipeline", (Pipeline,), {"step_defs": {"x": object}})

@@ -47,6 +47,11 @@ class Pipeline(Step):
         for key, value in cls.__dict__.get("step_defs", {}).items():
             if not (isinstance(value, type) and issubclass(value, Step)):
                 raise TypeError(f"{cls.__qualname__}.step_defs[{key!r}] is not a Step subclass")
+            if not key.isidentifier() or hasattr(Pipeline, key) or key in cls.merged_spec():
+                raise TypeError(
+                    f"{cls.__qualname__}.step_defs[{key!r}]: the step name must be an identifier that is"
+                    " not already an attribute or parameter of the pipeline"
+                )
 
     @classmethod
     def status_name(cls):
