@@ -331,6 +331,14 @@ class DataModel:
 
     def _init_from_object(self, init):
         module = type(init).__module__
+        if type(init).__name__ == "OpenedFits":
+            from . import fits_io
+
+            object.__setattr__(self, "_source", init.name)
+            fits_io.read_fits(self, init)
+            if init.path:
+                self._instance.setdefault("meta", {})["filename"] = os.path.basename(init.path)
+            return
         if module.startswith("astropy.io.fits") and type(init).__name__ == "HDUList":
             from . import fits_io
 
