@@ -288,3 +288,11 @@ def test_roman_asdf_references(tmp_path, fake_model):
     model.meta.exposure.start_time = "2019-01-01T00:00:00"
     with pytest.raises(ReferenceFileNotFoundError, match="is after the observation"):
         references.find_reference(model, "dark", reference_dir=str(tmp_path))
+
+
+def test_a_missing_reference_directory_is_an_error(tmp_path, fake_model, monkeypatch):
+    with pytest.raises(ReferenceFileNotFoundError, match="reference directory .*nowhere.* does not exist"):
+        references.find_reference(exposure(fake_model), "dark", reference_dir=str(tmp_path / "nowhere"))
+    monkeypatch.setenv("PHOTONCAL_REFDIR", str(tmp_path / "gone"))
+    with pytest.raises(ReferenceFileNotFoundError, match="PHOTONCAL_REFDIR"):
+        references.find_reference(exposure(fake_model), "dark")

@@ -655,6 +655,11 @@ def find_reference(model, reftype: str, *, reference_dir=None, logger: logging.L
         return ResolvedReference(path, origin, path)
 
     for directory in reference_dirs(reference_dir):
+        if not os.path.isdir(directory):
+            raise ReferenceFileNotFoundError(
+                f"reference directory {directory!r} (from the reference_dir parameter or ${REFDIR_ENV})"
+                " does not exist"
+            )
         found = from_directory(directory, f"local reference directory {directory}")
         if found:
             return found
