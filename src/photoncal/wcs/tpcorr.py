@@ -46,6 +46,7 @@ from astropy.modeling.models import (
 
 __all__ = [
     "TPCORR_NAME",
+    "ROMAN_TPCORR_NAME",
     "RAD2ARCSEC",
     "tpcorr_model",
     "tpcorr_parameters",
@@ -56,8 +57,10 @@ __all__ = [
     "corrected_wcsinfo",
 ]
 
-#: Name of the correction model (the established pipeline's, for interoperability).
-TPCORR_NAME = "STScI GWCS V2-V3 tangent-plane linear correction. v1"
+#: Name of a JWST correction model (the established pipeline's, so its tools recognise ours).
+TPCORR_NAME = "JWST tangent-plane linear correction. v1"
+#: Name the Roman pipeline gives the same model.
+ROMAN_TPCORR_NAME = "Roman V2-V3 tangent-plane linear correction. v1"
 
 RAD2ARCSEC = 3600.0 * 180.0 / math.pi
 
@@ -111,7 +114,7 @@ def _chain(v2_ref, v3_ref, roll_ref, affine):
     )
 
 
-def tpcorr_model(v2_ref, v3_ref, roll_ref, matrix=None, shift=None):
+def tpcorr_model(v2_ref, v3_ref, roll_ref, matrix=None, shift=None, name=TPCORR_NAME):
     """The correction model ``(v2, v3) -> (v2', v3')`` with its exact inverse.
 
     Parameters
@@ -125,11 +128,13 @@ def tpcorr_model(v2_ref, v3_ref, roll_ref, matrix=None, shift=None):
     shift : (2,) array-like, optional
         Shift in the tangent plane, **arcsec** (default zero), applied after
         ``matrix``.
+    name : str
+        Model name (:data:`TPCORR_NAME`, or :data:`ROMAN_TPCORR_NAME` for Roman).
 
     Returns
     -------
     astropy.modeling.CompoundModel
-        Named :data:`TPCORR_NAME`; ``model.inverse`` is the exact inverse.
+        ``model.inverse`` is the exact inverse.
     """
     matrix = np.eye(2) if matrix is None else np.asarray(matrix, dtype=np.float64)
     shift = np.zeros(2) if shift is None else np.asarray(shift, dtype=np.float64)
@@ -153,8 +158,8 @@ def tpcorr_model(v2_ref, v3_ref, roll_ref, matrix=None, shift=None):
         roll_ref,
         AffineTransformation2D(inv_m, -inv_m @ shift_rad, name="tp_affine_inv"),
     )
-    forward.name = TPCORR_NAME
-    backward.name = f"Inverse {TPCORR_NAME}"
+    forward.name = name
+    backward.name = f"Inverse {name}"
     forward.inverse = backward
     return forward
 
@@ -406,7 +411,7 @@ def _transfer_correction(matrix, shift, fit_plane: TangentPlane, plane: TangentP
     return _fit_affine(q[good], qc[good])
 
 
-def apply_tweak_correction(wcs, matrix, shift, ref_angles=None, *, fit_plane=None):
+def apply_tweak_correction(wcs, matrix, shift, ref_angles=None, *, fit_plane=None, name=TPCORR_NAME):
     """A copy of an imaging WCS with a tangent-plane correction applied.
 
     The correction maps tangent-plane coordinates ``t`` (arcsec) of the
@@ -431,6 +436,8 @@ def apply_tweak_correction(wcs, matrix, shift, ref_angles=None, *, fit_plane=Non
         The tangent plane in which ``matrix`` and ``shift`` were fitted when
         it is not this image's own (e.g. the plane of the first image of an
         exposure group); the correction is transferred to this image's plane.
+    name : str
+        Name of a new correction model (an existing one keeps its name).
 
     Returns
     -------
@@ -449,20 +456,18 @@ def apply_tweak_correction(wcs, matrix, shift, ref_angles=None, *, fit_plane=Non
     steps = [(copy.deepcopy(s.frame), copy.deepcopy(s.transform)) for s in wcs.pipeline]
     if _CORR_FRAME in names:
         idx = names.index(_CORR_FRAME) - 1
-        v2, v3, roll, old_m, old_s = tpcorr_parameters(steps[idx][1])
+        old = steps[idx][1]
+        v2, v3, roll, old_m, old_s = tpcorr_parameters(old)
         new_m = matrix @ old_m
         new_s = matrix @ old_s + shift
-        steps[idx] = (steps[idx][0], tpcorr_model(v2, v3, roll, new_m, new_s))
+        steps[idx] = (steps[idx][0], tpcorr_model(v2, v3, roll, new_m, new_s, name=old.name or name))
     else:
-        name = _v2v3_frame(wcs)
         # the correction goes after the last V2/V3 frame (after velocity aberration)
-        if "v2v3vacorr" in names:
-            name = "v2v3vacorr"
-        idx = names.index(name)
+        idx = names.index(_v2v3_frame(wcs))
         frame, to_sky = steps[idx]
         corr_frame = copy.deepcopy(frame)
         corr_frame.name = _CORR_FRAME
-        corr = tpcorr_model(plane.v2_ref, plane.v3_ref, plane.roll_ref, matrix, shift)
+        corr = tpcorr_model(plane.v2_ref, plane.v3_ref, plane.roll_ref, matrix, shift, name=name)
         steps[idx] = (frame, corr)
         steps.insert(idx + 1, (corr_frame, to_sky))
 
