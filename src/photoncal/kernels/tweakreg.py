@@ -630,7 +630,8 @@ class MatchResult:
 
 
 def match_catalogs(refxy, imxy, *, searchrad=2.0, separation=1.0, tolerance=0.7, use2dhist=True,
-                   xoffset=0.0, yoffset=0.0, pscale=1.0, algorithm="tolerance", nmatch=30):
+                   xoffset=0.0, yoffset=0.0, pscale=1.0, algorithm="tolerance", nmatch=30,
+                   refflux=None, imflux=None):
     """Cross-match an image catalog with a reference catalog in a common plane.
 
     Parameters
@@ -657,6 +658,9 @@ def match_catalogs(refxy, imxy, *, searchrad=2.0, separation=1.0, tolerance=0.7,
         all sources with the tolerance rule.
     nmatch : int
         Points per list used by the triangle matcher.
+    refflux, imflux : array-like, optional
+        Source fluxes; the triangle matcher then uses the ``nmatch``
+        brightest sources of each list (else the first ones).
 
     Returns
     -------
@@ -674,7 +678,12 @@ def match_catalogs(refxy, imxy, *, searchrad=2.0, separation=1.0, tolerance=0.7,
     if len(refxy) == 0 or len(imxy) == 0:
         return MatchResult(empty, empty.copy(), (0.0, 0.0))
     if algorithm == "triangles":
-        r_idx, i_idx = triangle_match(imxy, refxy, tolerance=tolerance, nmatch=nmatch)
+        r_ord = np.arange(len(refxy)) if refflux is None else np.argsort(-np.nan_to_num(
+            np.asarray(refflux, float), nan=-np.inf), kind="stable")
+        i_ord = np.arange(len(imxy)) if imflux is None else np.argsort(-np.nan_to_num(
+            np.asarray(imflux, float), nan=-np.inf), kind="stable")
+        r_idx, i_idx = triangle_match(imxy[i_ord], refxy[r_ord], tolerance=tolerance, nmatch=nmatch)
+        r_idx, i_idx = r_ord[r_idx], i_ord[i_idx]
         if len(r_idx) >= 2:
             fit = iter_linear_fit(refxy[r_idx], imxy[i_idx], fitgeom="rscale", nclip=0)
             moved = fit(imxy)
@@ -778,6 +787,8 @@ class _Member:
         self.y = y[self.rows]
         self.weight = (np.asarray(cat["weight"], dtype=np.float64)[self.rows]
                        if "weight" in cat.colnames else None)
+        self.flux = (np.asarray(cat["flux"], dtype=np.float64)[self.rows]
+                     if "flux" in cat.colnames else None)
         self.result = AlignResult(item.name, item.group_id, "FAILED: not aligned", item.wcs)
         self.update_sky()
 
@@ -821,24 +832,32 @@ class _Group:
             w = None
         return ra, dec, owner, local, w
 
+    def fluxes(self):
+        if all(m.flux is not None for m in self.members):
+            return np.concatenate([m.flux for m in self.members])
+        return None
+
 
 class _RefCatalog:
-    def __init__(self, ra, dec, weight=None):
+    def __init__(self, ra, dec, weight=None, flux=None):
         self.ra = np.asarray(ra, float)
         self.dec = np.asarray(dec, float)
-        self.weight = None if weight is None else np.asarray(weight, float)
         ok = np.isfinite(self.ra) & np.isfinite(self.dec)
         self.ra, self.dec = self.ra[ok], self.dec[ok]
-        if self.weight is not None:
-            self.weight = self.weight[ok]
+        self.weight = None if weight is None else np.asarray(weight, float)[ok]
+        self.flux = None if flux is None else np.asarray(flux, float)[ok]
         self.polygon = SkyPolygon.from_points(self.ra, self.dec)
 
-    def expand(self, ra, dec, weight=None):
+    def expand(self, ra, dec, weight=None, flux=None):
         if self.weight is not None or weight is not None:
             w0 = self.weight if self.weight is not None else np.ones(len(self.ra))
             w1 = weight if weight is not None else np.ones(len(ra))
             weight = np.concatenate([w0, w1])
-        self.__init__(np.concatenate([self.ra, ra]), np.concatenate([self.dec, dec]), weight)
+        if self.flux is not None and flux is not None:
+            flux = np.concatenate([self.flux, flux])
+        else:
+            flux = None
+        self.__init__(np.concatenate([self.ra, ra]), np.concatenate([self.dec, dec]), weight, flux)
 
     def table(self):
         t = Table({"RA": self.ra, "DEC": self.dec})
@@ -898,7 +917,10 @@ def _align_group(group, refcat, *, minobj, match_kw, fitgeom, nclip, sigma, clip
         return False, None
     im_sel = np.flatnonzero(ok_im)
     ref_sel = np.flatnonzero(ok_ref)
-    match = match_catalogs(refxy[ref_sel], imxy[im_sel], pscale=plane.pixel_scale(), **match_kw)
+    imflux = group.fluxes()
+    match = match_catalogs(refxy[ref_sel], imxy[im_sel], pscale=plane.pixel_scale(),
+                           imflux=None if imflux is None else imflux[im_sel],
+                           refflux=None if refcat.flux is None else refcat.flux[ref_sel], **match_kw)
     ref_idx = ref_sel[match.ref_idx]
     im_idx = im_sel[match.im_idx]
     nmatches = len(ref_idx)
@@ -1019,7 +1041,7 @@ def align_images(images: Sequence[AlignInput], refcat: Table | None = None, *,
     if refcat is None:
         ref_group, current = _pop_reference_pair(queue, user_order)
         ra, dec, _, _, w = ref_group.catalog()
-        ref = _RefCatalog(ra, dec, w)
+        ref = _RefCatalog(ra, dec, w, ref_group.fluxes())
         for m in ref_group.members:
             m.result.status = "REFERENCE"
         area = None if user_order else ref.polygon.intersection_area(current.polygon)
@@ -1028,7 +1050,8 @@ def align_images(images: Sequence[AlignInput], refcat: Table | None = None, *,
             if col not in refcat.colnames:
                 raise KeyError(f"reference catalog has no {col!r} column (columns: {', '.join(refcat.colnames)})")
         ref = _RefCatalog(refcat["RA"], refcat["DEC"],
-                          refcat["weight"] if "weight" in refcat.colnames else None)
+                          refcat["weight"] if "weight" in refcat.colnames else None,
+                          refcat["flux"] if "flux" in refcat.colnames else None)
         if len(ref.ra) == 0:
             raise TweakregError("the reference catalog has no valid RA/DEC positions")
         current, area = _pop_next(ref, queue, user_order)
@@ -1039,10 +1062,12 @@ def align_images(images: Sequence[AlignInput], refcat: Table | None = None, *,
                                   clip_accum=clip_accum)
         if expand_refcat and (ok or not area):
             ra, dec, _, _, w = current.catalog()
+            flux = current.fluxes()
             unmatched = np.ones(len(ra), dtype=bool)
             if im_idx is not None and ok:
                 unmatched[im_idx] = False
-            ref.expand(ra[unmatched], dec[unmatched], None if w is None else w[unmatched])
+            ref.expand(ra[unmatched], dec[unmatched], None if w is None else w[unmatched],
+                       None if flux is None else flux[unmatched])
         current, area = _pop_next(ref, queue, user_order)
 
     return [m.result for m in members], ref.table()
