@@ -94,6 +94,8 @@ def sky_statistic(values, skystat="mode", *, lower=None, upper=None, nclip=5, ls
         raise ValueError(f"nclip must be non-negative, got {nclip}")
     if not (lsigma > 0 and usigma > 0 and binwidth > 0):
         raise ValueError("lsigma, usigma and binwidth must be positive")
+    if lower is not None and upper is not None and lower > upper:
+        raise ValueError(f"lower ({lower}) must not exceed upper ({upper})")
     v = np.asarray(values, dtype=np.float32).ravel()
     v = v[np.isfinite(v)].astype(np.float64)
     if v.size == 0:
@@ -101,7 +103,7 @@ def sky_statistic(values, skystat="mode", *, lower=None, upper=None, nclip=5, ls
     lo = v.min() if lower is None else float(lower)
     hi = v.max() if upper is None else float(upper)
     if lo > hi:
-        raise ValueError(f"lower ({lower}) must not exceed upper ({upper})")
+        return None, 0
     cmin, cmax = lo, hi
     for it in range(nclip + 1):
         sel = v[(v >= cmin) & (v <= cmax)]
