@@ -326,14 +326,36 @@ def flag_resampled_crs(sci, err, blot, snr1, snr2, scale1, scale2, backg=0.0, gr
     return _grow(out, grow)
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _plain_crs(sci, err, blot, snr, out):
+    for k in prange(sci.size):
+        e = err[k]
+        if e != e:
+            e = 0.0
+        out[k] = abs(sci[k] - blot[k]) > snr * e
+    return out
+
+
 def flag_crs(sci, err, blot, snr):
     """Outliers by a plain comparison: ``|sci - blot| > snr * err``.
 
     Used when the exposures are not resampled (aligned stacks, TSO,
-    coronagraphy).  Works on any shape; NaN errors count as 0.
+    coronagraphy).  ``blot`` may broadcast against ``sci`` (one median for
+    a whole cube); NaN errors count as 0.
     """
     sci = np.asarray(sci)
-    return np.greater(np.abs(sci - np.asarray(blot)), float(snr) * np.nan_to_num(np.asarray(err)))
+    blot = np.broadcast_to(np.asarray(blot), sci.shape)
+    err = np.broadcast_to(np.asarray(err), sci.shape)
+    out = np.empty(sci.shape, dtype=np.bool_)
+    if sci.ndim == 3 and blot.strides[0] == 0:
+        # one median image for every plane: compare plane by plane without copies
+        for k in range(sci.shape[0]):
+            out[k] = flag_crs(sci[k], err[k], blot[k], snr)
+        return out
+    _plain_crs(np.ascontiguousarray(sci, dtype=np.float32).ravel(),
+               np.ascontiguousarray(err, dtype=np.float32).ravel(),
+               np.ascontiguousarray(blot, dtype=np.float32).ravel(), float(snr), out.ravel())
+    return out
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -421,10 +443,13 @@ def flag_outliers_tso(cube, err, dq=None, *, good_mask=None, maskpt=0.7, snr=5.0
         raise ValueError(f"flag_outliers_tso takes an (nints, ny, nx) cube, got shape {cube.shape}")
     work = np.array(cube, dtype=np.float32, copy=True)
     if good_mask is not None:
-        weight = np.asarray(good_mask, dtype=np.float32)
-        threshold = compute_weight_threshold(weight, maskpt)
-        if np.isfinite(threshold):
-            work[weight < threshold] = np.nan
+        good = np.asarray(good_mask, dtype=bool)
+        if good.shape != cube.shape:
+            raise ValueError(f"good_mask shape {good.shape} does not match the cube {cube.shape}")
+        # weights are 1 (good) or 0: the typical weight is 1, so maskpt <= 1 keeps
+        # exactly the good pixels and a larger maskpt keeps none
+        if maskpt <= 1.0 and good.any():
+            work[~good] = np.nan
         else:
             work[:] = np.nan
     nints = cube.shape[0]

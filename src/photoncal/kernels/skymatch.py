@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from photoncal.dqflags import interpret_bit_flags
 from photoncal.wcs.footprint import SkyPolygon, image_footprint, overlap_mask, pixel_scale_at
@@ -96,39 +97,36 @@ def sky_statistic(values, skystat="mode", *, lower=None, upper=None, nclip=5, ls
         raise ValueError("lsigma, usigma and binwidth must be positive")
     if lower is not None and upper is not None and lower > upper:
         raise ValueError(f"lower ({lower}) must not exceed upper ({upper})")
-    v = np.asarray(values, dtype=np.float32).ravel()
-    v = v[np.isfinite(v)].astype(np.float64)
-    if v.size == 0:
+    v = np.ascontiguousarray(values, dtype=np.float32).ravel()
+    n_all, _, _, vmin_all, vmax_all = _range_stats(v, -np.inf, np.inf)
+    if n_all == 0:
         return None, 0
-    lo = v.min() if lower is None else float(lower)
-    hi = v.max() if upper is None else float(upper)
+    lo = vmin_all if lower is None else float(lower)
+    hi = vmax_all if upper is None else float(upper)
     if lo > hi:
         return None, 0
     cmin, cmax = lo, hi
     for it in range(nclip + 1):
-        sel = v[(v >= cmin) & (v <= cmax)]
-        if sel.size == 0:
+        npix, mean, std, vmin, vmax = _range_stats(v, cmin, cmax)
+        if npix == 0:
             return None, 0
-        mean = float(sel.mean())
-        std = float(sel.std(ddof=1)) if sel.size > 1 else 0.0
         if it < nclip:
             cmin = max(lo, mean - lsigma * std)
             cmax = min(hi, mean + usigma * std)
-    npix = int(sel.size)
     if skystat == "mean":
         return mean, npix
     if skystat == "median":
-        return float(np.median(sel)), npix
-    vmin, vmax = float(sel.min()), float(sel.max())
+        return float(np.median(v[(v >= cmin) & (v <= cmax)])), npix
     hwidth = binwidth * std
     drange = vmax - vmin
     if hwidth < _EPS32 or abs(drange) < _EPS32 or hwidth > drange:
         # everything within one bin
-        return (vmin + 0.5 * hwidth if skystat == "mode" else float(np.median(sel))), npix
+        if skystat == "mode":
+            return vmin + 0.5 * hwidth, npix
+        return float(np.median(v[(v >= cmin) & (v <= cmax)])), npix
     nbins = int(drange / hwidth) + 1
     dz = drange / (nbins - 1)
-    idx = np.floor((sel - vmin) / dz).astype(np.int64)
-    hist = np.bincount(np.clip(idx, 0, nbins - 1), minlength=nbins).astype(np.float64)
+    hist = _histogram(v, cmin, cmax, vmin, dz, nbins)
     if skystat == "mode":
         p = int(np.argmax(hist))
         if p == 0 or p == nbins - 1:
@@ -142,6 +140,47 @@ def sky_statistic(values, skystat="mode", *, lower=None, upper=None, nclip=5, ls
     below = cum[k - 1] if k > 0 else 0.0
     frac = (0.5 - below) / (cum[k] - below) if cum[k] > below else 0.0
     return vmin + (k + frac) * dz, npix
+
+
+@njit(cache=True, nogil=True)
+def _range_stats(v, lo, hi):
+    """Count, mean, standard deviation (N-1), min and max of the finite values in [lo, hi]."""
+    n = 0
+    s = 0.0
+    vmin = np.inf
+    vmax = -np.inf
+    for x in v:
+        if x >= lo and x <= hi:
+            n += 1
+            s += x
+            if x < vmin:
+                vmin = x
+            if x > vmax:
+                vmax = x
+    if n == 0:
+        return 0, np.nan, np.nan, np.nan, np.nan
+    mean = s / n
+    ss = 0.0
+    for x in v:
+        if x >= lo and x <= hi:
+            d = x - mean
+            ss += d * d
+    std = np.sqrt(ss / (n - 1)) if n > 1 else 0.0
+    return n, mean, std, float(vmin), float(vmax)
+
+
+@njit(cache=True, nogil=True)
+def _histogram(v, lo, hi, start, width, nbins):
+    hist = np.zeros(nbins, dtype=np.float64)
+    for x in v:
+        if x >= lo and x <= hi:
+            k = int(np.floor((x - start) / width))
+            if k < 0:
+                k = 0
+            elif k >= nbins:
+                k = nbins - 1
+            hist[k] += 1.0
+    return hist
 
 
 class SkyStats:
