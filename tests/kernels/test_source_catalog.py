@@ -10,7 +10,6 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.table import QTable, Table
-from scipy.special import erf
 from scipy.spatial import cKDTree
 
 from photoncal.kernels import source_catalog as sc
