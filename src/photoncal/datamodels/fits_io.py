@@ -69,7 +69,8 @@ class FitsHandle:
                 raise DataModelError(f"{self.name}: the file was closed before this array was read")
             from astropy.io import fits
 
-            self._hdulist = fits.open(self.path, memmap=self.memmap, lazy_load_hdus=True)
+            self._hdulist = fits.open(self.path, memmap=self.memmap, lazy_load_hdus=True,
+                                      do_not_scale_image_data=self.memmap)
         return self._hdulist
 
     def close(self):
@@ -123,6 +124,30 @@ def _fitsrec_to_array(rec):
     return out
 
 
+def _unscale(raw, header):
+    """Apply BSCALE/BZERO to raw (memory-mapped) integers, as astropy would without memmap."""
+    bscale = header.get("BSCALE", 1)
+    bzero = header.get("BZERO", 0)
+    if bscale == 1 and bzero == 0:
+        return raw
+    kind = raw.dtype.kind
+    if bscale == 1 and kind == "i" and bzero == 2 ** (8 * raw.dtype.itemsize - 1):
+        # the FITS encoding of unsigned integers: flip the sign bit
+        unsigned = raw.view(raw.dtype.str.replace("i", "u"))
+        out = unsigned.astype(unsigned.dtype.newbyteorder("="))
+        out ^= np.array(bzero, dtype=out.dtype)
+        return out
+    if bscale == 1 and kind == "u" and raw.dtype.itemsize == 1 and bzero == -128:
+        return (raw ^ np.uint8(0x80)).view(np.int8)
+    work = np.float32 if raw.dtype.itemsize <= 2 else np.float64
+    out = raw.astype(work)
+    if bscale != 1:
+        out *= work(bscale)
+    if bzero != 0:
+        out += work(bzero)
+    return out
+
+
 def _loader(handle, key, is_table):
     def load():
         hdulist = handle.get()
@@ -130,6 +155,9 @@ def _loader(handle, key, is_table):
         data = hdu.data
         if is_table:
             return _fitsrec_to_array(data)
+        if handle.memmap and data is not None:
+            # opened with do_not_scale_image_data: astropy cannot scale memory maps
+            return _unscale(data, hdu.header)
         if handle.owned and not handle.memmap:
             # Drop astropy's reference so the model holds the only copy (and
             # may convert it in place).
@@ -198,7 +226,7 @@ def open_hdulist(init, memmap=False):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AstropyUserWarning)
-            hdulist = fits.open(init, memmap=memmap, lazy_load_hdus=True)
+            hdulist = fits.open(init, memmap=memmap, lazy_load_hdus=True, do_not_scale_image_data=memmap)
             n = len(hdulist)  # parses every header, reads no data
         for w in caught:
             text = str(w.message)
