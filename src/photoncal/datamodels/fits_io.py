@@ -73,6 +73,12 @@ class FitsHandle:
                                       do_not_scale_image_data=self.memmap)
         return self._hdulist
 
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def close(self):
         if self.owned and self._hdulist is not None:
             self._hdulist.close()

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import schema as _schema
 from .errors import DataModelError, ValidationError, ValidationWarning
-from .node import LazyArray, ListNode, ObjectNode, is_object_schema, unwrap
+from .node import LazyArray, LazyAsdfValue, ListNode, ObjectNode, is_object_schema, unwrap
 from .schema import is_array_schema, is_table_schema, schema_index
 from .validate import convert_array, convert_table, convert_value, describe
 
@@ -47,6 +47,8 @@ def _flatten(tree, prefix, include_arrays, ctx, out=None):
         out = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
+        if isinstance(value, LazyAsdfValue):
+            value = value.load()
         if isinstance(value, dict):
             _flatten(value, name + ".", include_arrays, ctx, out)
         elif isinstance(value, list) and value and all(isinstance(v, (dict, list)) for v in value):
@@ -501,6 +503,9 @@ class DataModel:
         if isinstance(value, LazyArray):
             value = self._materialize(path, value, node)
             container[key] = value
+        elif isinstance(value, LazyAsdfValue):
+            value = value.load()
+            container[key] = value
         elif not isinstance(value, np.ndarray) and hasattr(value, "__array__") and type(value).__module__.startswith("asdf"):
             value = np.asarray(value)
             container[key] = value
@@ -702,6 +707,8 @@ class DataModel:
                     sub = props.get(key)
                     if isinstance(value, LazyArray):
                         tree[key] = self._materialize(path + (key,), value, sub)
+                    elif isinstance(value, LazyAsdfValue):
+                        tree[key] = value.load()
                     elif isinstance(value, (dict, list)):
                         visit(value, path + (key,), sub)
             elif isinstance(tree, list):
@@ -709,6 +716,8 @@ class DataModel:
                 for i, value in enumerate(tree):
                     if isinstance(value, LazyArray):
                         tree[i] = self._materialize(path + (str(i),), value, items)
+                    elif isinstance(value, LazyAsdfValue):
+                        tree[i] = value.load()
                     elif isinstance(value, (dict, list)):
                         visit(value, path + (str(i),), items)
 

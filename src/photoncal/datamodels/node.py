@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .schema import is_array_schema
 
-__all__ = ["LazyArray", "ObjectNode", "ListNode", "is_object_schema"]
+__all__ = ["LazyArray", "LazyAsdfValue", "ObjectNode", "ListNode", "is_object_schema"]
 
 
 class LazyArray:
@@ -54,6 +54,27 @@ class LazyArray:
 
     def __repr__(self):
         return f"<LazyArray {self.source} shape={self.shape} dtype={self.dtype}>"
+
+
+class LazyAsdfValue:
+    """A value of the ASDF extension (e.g. the gwcs in ``meta.wcs``) converted on first access.
+
+    Converting tagged ASDF objects needs the ``asdf`` library with all its
+    extensions (seconds to load); files whose metadata is plain YAML never
+    pay that.
+    """
+
+    __slots__ = ("document", "path")
+
+    def __init__(self, document, path):
+        self.document = document
+        self.path = tuple(path)
+
+    def load(self):
+        return self.document.value_at(self.path)
+
+    def __repr__(self):
+        return f"<LazyAsdfValue {'.'.join(map(str, self.path))}>"
 
 
 def is_object_schema(node) -> bool:
