@@ -428,3 +428,12 @@ def test_warnings_are_not_emitted_for_clean_round_trip(tmp_path):
         m2 = dm.open(path)
         m2.data
         m2.validate()
+
+
+def test_setitem_creates_missing_levels():
+    m = dm.ImageModel()
+    m["meta.ref_file.brand_new_type.name"] = "jwst_nircam_brandnew_0001.fits"
+    assert m.meta.ref_file.brand_new_type.name == "jwst_nircam_brandnew_0001.fits"
+    m["meta.cal_step.jump"] = "COMPLETE"
+    with pytest.raises(ValidationError):
+        m["meta.cal_step.jump"] = "MAYBE"

@@ -70,3 +70,52 @@ def test_lazy_uint16_to_float32(tmp_path, memmap):
     assert isinstance(ramp._instance["data"], LazyArray)
     assert ramp.data.dtype == np.float32
     np.testing.assert_array_equal(ramp.data, raw.astype(np.float32))
+
+
+def test_plain_files_never_load_asdf(tmp_path):
+    """The ASDF extension of a file without tagged values is read and written as YAML."""
+    import os
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+import numpy as np
+from photoncal import datamodels as dm
+m = dm.RampModel(np.ones((1, 2, 3, 4), np.float32))
+m.meta.instrument.name = 'NIRCAM'
+m.meta.wcsinfo.v2_ref = 1.5
+m.group = np.zeros(2, dtype=[('integration_number', 'i4'), ('group_number', 'i2'), ('end_day', 'i2'),
+    ('end_milliseconds', 'i4'), ('end_submilliseconds', 'i2'), ('group_end_time', 'U26'),
+    ('number_of_columns', 'i2'), ('number_of_rows', 'i2'), ('number_of_gaps', 'i2'),
+    ('completion_code_number', 'i2'), ('completion_code_text', 'U36'), ('bary_end_time', 'f8'),
+    ('helio_end_time', 'f8')])
+path = m.save({str(tmp_path / 'plain.fits')!r})
+again = dm.open(path)
+assert again.meta.wcsinfo.v2_ref == 1.5 and again.data.sum() == 24 and len(again.group) == 2
+print('asdf' in sys.modules)
+"""
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..", "src"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+    # the established reader accepts the document
+    sdm = pytest.importorskip("stdatamodels.jwst.datamodels")
+    theirs = sdm.open(tmp_path / "plain.fits")
+    assert theirs.meta.wcsinfo.v2_ref == 1.5 and len(theirs.group) == 2
+
+
+def test_tagged_values_are_deferred(tmp_path):
+    from astropy.modeling import models as am
+
+    from photoncal.datamodels.node import LazyAsdfValue
+
+    m = dm.ImageModel(np.zeros((3, 3), np.float32))
+    m.meta.wcs_like = am.Shift(2.0)  # any tagged object, kept in the ASDF extension
+    path = m.save(tmp_path / "tagged.fits")
+    again = dm.open(path)
+    assert isinstance(again._instance["meta"]["wcs_like"], LazyAsdfValue)
+    assert again.meta.wcs_like(1.0) == 3.0
+    # saving without touching it keeps it
+    third = dm.open(dm.open(path).save(tmp_path / "tagged2.fits"))
+    assert third.meta.wcs_like(1.0) == 3.0

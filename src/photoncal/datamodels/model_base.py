@@ -628,14 +628,22 @@ class DataModel:
         return node
 
     def __setitem__(self, key, value):
+        """``model['meta.ref_file.gain.name'] = value``; missing mappings on the way are created."""
         parts = self._resolve_key(key)
-        if parts[0] == "meta" or len(parts) > 1:
-            parent = self
-            for part in parts[:-1]:
-                parent = getattr(parent, part)
-            setattr(parent, parts[-1], value)
-        else:
+        if len(parts) == 1:
             setattr(self, parts[0], value)
+            return
+        parent = self._root
+        for part in parts[:-1]:
+            try:
+                child = getattr(parent, part)
+            except AttributeError:
+                child = None
+            if child is None:
+                setattr(parent, part, {})
+                child = getattr(parent, part)
+            parent = child
+        setattr(parent, parts[-1], value)
 
     def __contains__(self, key):
         try:
