@@ -52,6 +52,11 @@ def _plain_array(arr):
     return table
 
 
+def _empty(value):
+    """A mapping with nothing but empty mappings below it (left by attribute reads)."""
+    return isinstance(value, dict) and not _is_tagged(value) and all(_empty(v) for v in value.values())
+
+
 def _is_tagged(node):
     return type(node).__name__ in ("TaggedDict", "TaggedList", "TaggedString")
 
@@ -417,14 +422,15 @@ def tree_for_fits(model, written):
         if _is_tagged(node):
             return node
         if isinstance(node, dict):
-            return {k: convert(v) for k, v in node.items() if v is not None}
+            return {k: convert(v) for k, v in node.items() if v is not None and not _empty(v)}
         if isinstance(node, (list, tuple)):
             return [convert(v) for v in node]
         if isinstance(node, np.generic):
             return node.item()
         return node
 
-    return {k: convert(v) for k, v in model._instance.items() if k not in _DROP_KEYS and v is not None}
+    return {k: convert(v) for k, v in model._instance.items()
+            if k not in _DROP_KEYS and v is not None and not _empty(v)}
 
 
 def asdf_hdu(tree):
@@ -562,14 +568,14 @@ def to_asdf_file(model):
         if _is_tagged(node):
             return node
         if isinstance(node, dict):
-            return {k: convert(v) for k, v in node.items() if v is not None}
+            return {k: convert(v) for k, v in node.items() if v is not None and not _empty(v)}
         if isinstance(node, (list, tuple)):
             return [convert(v) for v in node]
         if isinstance(node, np.generic):
             return node.item()
         return node
 
-    tree = {k: convert(v) for k, v in model._instance.items() if k != "history" and v is not None}
+    tree = {k: convert(v) for k, v in model._instance.items() if k != "history" and v is not None and not _empty(v)}
     af = asdf.AsdfFile(tree)
     for entry in model.history:
         af.add_history_entry(str(entry))
