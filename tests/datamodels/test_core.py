@@ -437,3 +437,23 @@ def test_setitem_creates_missing_levels():
     m["meta.cal_step.jump"] = "COMPLETE"
     with pytest.raises(ValidationError):
         m["meta.cal_step.jump"] = "MAYBE"
+
+
+def test_pickle_carries_content(tmp_path):
+    import pickle
+
+    path = dm.ImageModel(np.full((3, 3), 4.0, np.float32)).save(tmp_path / "p.fits")
+    m = dm.open(path)
+    m.meta.instrument.name = "NIRCAM"
+    clone = pickle.loads(pickle.dumps(m))
+    assert type(clone) is dm.ImageModel and clone.meta.instrument.name == "NIRCAM"
+    assert clone.data.sum() == 36.0
+
+
+def test_mask_field_lookup():
+    from photoncal import dqflags
+
+    mask = dm.MaskModel(dq=np.array([[0, 1], [1024, 1025]], np.uint32), dq_def=dqflags.dqdef_table([1, 1024]))
+    np.testing.assert_array_equal(mask.get_mask_for_field("DEAD"), [[0, 0], [1024, 1024]])
+    with pytest.raises(ValueError, match="HOT"):
+        mask.get_mask_for_field("HOT")

@@ -704,6 +704,18 @@ class DataModel:
     def __deepcopy__(self, memo):
         return self.copy(memo)
 
+    def __getstate__(self):
+        # Pickling (multiprocessing) carries the content, not open files.
+        self._load_all()
+        state = dict(self.__dict__)
+        state["_files"] = []
+        state["_borrowed"] = []
+        return state
+
+    def __setstate__(self, state):
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
     def _load_all(self):
         """Read every array still on disk (before saving or copying)."""
 
