@@ -17,7 +17,6 @@ copies in the ASDF tree (a header edited with other tools stays edited).
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import warnings
@@ -26,13 +25,12 @@ import numpy as np
 
 from .errors import DataModelError, ValidationError
 from .node import LazyArray
-from .schema import datatype_to_dtype, is_table_schema
+from .schema import is_table_schema
 from .validate import convert_value
 
 __all__ = ["read_fits", "to_hdulist", "is_builtin_keyword", "FitsHandle", "ASDF_EXTNAME"]
 
 ASDF_EXTNAME = "ASDF"
-_FITS_SOURCE = "fits:"
 
 _BUILTIN = re.compile(
     r"^(SIMPLE|BITPIX|NAXIS\d{0,3}|EXTEND|XTENSION|PCOUNT|GCOUNT|GROUPS|BSCALE|BZERO|BLANK|"

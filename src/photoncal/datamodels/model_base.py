@@ -12,8 +12,6 @@ accessed.
 from __future__ import annotations
 
 import copy as _copy
-import io
-import logging
 import os
 import sys
 import uuid
@@ -26,11 +24,10 @@ from . import schema as _schema
 from .errors import DataModelError, ValidationError, ValidationWarning
 from .node import LazyArray, LazyAsdfValue, ListNode, ObjectNode, is_object_schema, unwrap
 from .schema import is_array_schema, is_table_schema, schema_index
-from .validate import convert_array, convert_table, convert_value, describe
+from .validate import convert_array, convert_table, convert_value
 
 __all__ = ["DataModel", "env_flag"]
 
-log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on", "t", "y"}
 
