@@ -457,3 +457,17 @@ def test_mask_field_lookup():
     np.testing.assert_array_equal(mask.get_mask_for_field("DEAD"), [[0, 0], [1024, 1024]])
     with pytest.raises(ValueError, match="HOT"):
         mask.get_mask_for_field("HOT")
+
+
+def test_long_values_write_without_warnings(tmp_path):
+    m = dm.ImageModel((2, 2))
+    m.meta.program.title = "A very long proposal title " * 6
+    m.meta.ref_file.gain.name = "crds://jwst_nircam_gain_" + "0" * 50 + ".fits"
+    m._extra_fits.PRIMARY.LONGONE = "y" * 70
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = m.save(tmp_path / "long.fits")
+        again = dm.open(path)
+    assert again.meta.program.title == m.meta.program.title.rstrip()
+    assert again.meta.ref_file.gain.name == m.meta.ref_file.gain.name
+    assert again._extra_fits.PRIMARY.LONGONE == "y" * 70

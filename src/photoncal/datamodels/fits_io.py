@@ -447,8 +447,19 @@ def _get_path(tree, path):
     return tree
 
 
+def _fit_comment(key, value, comment):
+    """The comment cut to what fits on the card (astropy would warn and cut it at write)."""
+    if not comment:
+        return ""
+    from astropy.io import fits
+
+    used = len(fits.Card(key, value).image.rstrip())
+    room = 80 - used - 3
+    return comment[:room] if used <= 80 and room > 0 else ""
+
+
 def _set_card(header, key, value, comment):
-    header[key] = (value, comment)
+    header[key] = (value, _fit_comment(key, value, comment))
 
 
 def to_hdulist(model):
@@ -535,7 +546,8 @@ def to_hdulist(model):
                 fv = _fits_value(value)
                 if fv is None and value is not None:
                     continue
-                header.append((kw, "" if fv is None else fv, comment or ""), end=True)
+                fv = "" if fv is None else fv
+                header.append((kw, fv, _fit_comment(kw, fv, comment or "")), end=True)
 
         for entry in model.history:
             primary.header.add_history(str(entry))
