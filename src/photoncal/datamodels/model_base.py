@@ -428,7 +428,7 @@ class DataModel:
     def _convert_tree(self, path, value, node, reading=False):
         """Validate a dict/list/scalar value against ``node`` recursively."""
         name = ".".join(path)
-        if isinstance(value, dict):
+        if isinstance(value, dict) and type(value).__name__ != "TaggedDict":
             props = node.get("properties", {}) if isinstance(node, dict) else {}
             out = {}
             for key, sub in value.items():
