@@ -523,7 +523,7 @@ def read_asdf(model, init):
     model._files.append(handle)
 
     def loader(keys, copy):
-        def load():
+        def load(target=None):
             arr = handle.node(keys)
             return np.array(arr) if copy else np.asarray(arr)
 

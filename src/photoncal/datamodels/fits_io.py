@@ -67,8 +67,8 @@ class FitsHandle:
                 raise DataModelError(f"{self.name}: the file was closed before this array was read")
             from astropy.io import fits
 
-            self._hdulist = fits.open(self.path, memmap=self.memmap, lazy_load_hdus=True,
-                                      do_not_scale_image_data=self.memmap)
+            self._hdulist = fits.open(self.path, memmap=True, lazy_load_hdus=True,
+                                      do_not_scale_image_data=True)
         return self._hdulist
 
     def __del__(self):
@@ -152,24 +152,67 @@ def _unscale(raw, header):
     return out
 
 
+def _natural_dtype(raw_dtype, header):
+    """The dtype astropy would give the scaled data (native byte order)."""
+    bscale, bzero = header.get("BSCALE", 1), header.get("BZERO", 0)
+    if bscale == 1 and bzero == 0:
+        return raw_dtype.newbyteorder("=")
+    if bscale == 1 and raw_dtype.kind == "i" and bzero == 2 ** (8 * raw_dtype.itemsize - 1):
+        return np.dtype(f"u{raw_dtype.itemsize}")
+    if bscale == 1 and raw_dtype.kind == "u" and raw_dtype.itemsize == 1 and bzero == -128:
+        return np.dtype("i1")
+    return np.dtype(np.float32 if raw_dtype.itemsize <= 2 else np.float64)
+
+
+_BITPIX = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+
+
 def _loader(handle, key, is_table):
-    def load():
-        hdulist = handle.get()
-        hdu = hdulist[key]
-        data = hdu.data
+    """Read one extension: tables as record arrays; images straight into their final array.
+
+    An image is converted (BZERO, byte order, schema dtype) plane by plane
+    as it is read, so the peak memory is the final array plus one plane.
+    Without ``memmap`` the planes are read from the file (no mapping stays
+    resident); with ``memmap=True`` they come from the memory map, and an
+    image that needs no conversion is returned as the memory map itself.
+    """
+
+    def load(target=None):
+        hdu = handle.get()[key]
         if is_table:
-            return _fitsrec_to_array(data)
-        if handle.memmap and data is not None:
-            # opened with do_not_scale_image_data: astropy cannot scale memory maps
-            return _unscale(data, hdu.header)
-        if handle.owned and not handle.memmap:
-            # Drop astropy's reference so the model holds the only copy (and
-            # may convert it in place).
-            try:
-                del hdu.data
-            except Exception:  # pragma: no cover - depends on astropy internals
-                pass
-        return data
+            return _fitsrec_to_array(hdu.data)
+        header = hdu.header
+        shape = _header_shape(header)
+        if not shape or header.get("BITPIX") not in _BITPIX:
+            return hdu.data
+        raw_dtype = np.dtype(_BITPIX[header["BITPIX"]])
+        natural = _natural_dtype(raw_dtype, header)
+        out_dtype = natural if target is None else np.dtype(target)
+        scaled = header.get("BSCALE", 1) != 1 or header.get("BZERO", 0) != 0
+        offset = getattr(hdu, "_data_offset", None)
+        direct = (not handle.memmap and handle.path is not None and offset is not None
+                  and not str(handle.path).lower().endswith((".gz", ".bz2", ".zip")))
+        if not direct:
+            raw = hdu.data  # a memory map, or in memory for streams and compressed files
+            if handle.memmap and not scaled and raw.dtype.newbyteorder("=") == out_dtype:
+                return raw
+        out = np.empty(shape, dtype=out_dtype)
+        planes_shape = (int(np.prod(shape[:-2])),) + shape[-2:] if len(shape) > 2 else (1,) + shape
+        dest = out.reshape(planes_shape)
+        count = int(np.prod(planes_shape[1:]))
+        if direct:
+            with open(handle.path, "rb") as fh:
+                fh.seek(offset)
+                for i in range(planes_shape[0]):
+                    plane = np.fromfile(fh, dtype=raw_dtype, count=count)
+                    if plane.size != count:
+                        raise DataModelError(f"{handle.name}: extension {key} ends early (file truncated?)")
+                    dest[i] = _unscale(plane.reshape(planes_shape[1:]), header)
+        else:
+            src = raw.reshape(planes_shape)
+            for i in range(planes_shape[0]):
+                dest[i] = _unscale(src[i], header)
+        return out
 
     return load
 
@@ -182,8 +225,7 @@ def _lazy_for_hdu(handle, hdu, key, source):
     else:
         shape = _header_shape(hdu.header)
         dtype = _header_dtype(hdu.header)
-    return LazyArray(shape, dtype, _loader(handle, key, is_table), source,
-                     inplace=handle.owned and not handle.memmap), is_table
+    return LazyArray(shape, dtype, _loader(handle, key, is_table), source, inplace=False), is_table
 
 
 def _card_value(card):
@@ -230,7 +272,9 @@ def open_hdulist(init, memmap=False):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AstropyUserWarning)
-            hdulist = fits.open(init, memmap=memmap, lazy_load_hdus=True, do_not_scale_image_data=memmap)
+            # Always mapped and unscaled: the loaders convert each array
+            # into its final form themselves (see _loader).
+            hdulist = fits.open(init, memmap=True, lazy_load_hdus=True, do_not_scale_image_data=True)
             n = len(hdulist)  # parses every header, reads no data
         for w in caught:
             text = str(w.message)

@@ -283,7 +283,7 @@ class DataModel:
         dtype = _schema.datatype_to_dtype(node["datatype"])
         fill = node.get("default", 0)
         self._instance[name] = LazyArray(
-            shape, dtype, lambda: np.full(shape, fill, dtype=dtype), f"new {name}", from_file=False
+            shape, dtype, lambda _target=None: np.full(shape, fill, dtype=dtype), f"new {name}", from_file=False
         )
 
     def _init_from_model(self, other):
@@ -513,8 +513,11 @@ class DataModel:
         return value
 
     def _materialize(self, path, lazy, node):
+        target = None
+        if node is not None and is_array_schema(node) and not is_table_schema(node):
+            target = _schema.datatype_to_dtype(node["datatype"])
         try:
-            arr = lazy.load()
+            arr = lazy.load(target)
         except DataModelError:
             raise
         except Exception as exc:

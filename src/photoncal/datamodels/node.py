@@ -24,7 +24,7 @@ class LazyArray:
     dtype : numpy.dtype or None
         Its dtype as stored (before any conversion to the schema dtype).
     loader : callable
-        Returns the array when called.
+        ``loader(target_dtype_or_None)`` returns the array.
     source : str
         Where it comes from, for messages (``file.fits[SCI]``).
     from_file : bool
@@ -49,8 +49,9 @@ class LazyArray:
     def ndim(self):
         return len(self.shape)
 
-    def load(self):
-        return self.loader()
+    def load(self, target=None):
+        """The array; ``target`` (a dtype) lets the loader convert while reading."""
+        return self.loader(target)
 
     def __repr__(self):
         return f"<LazyArray {self.source} shape={self.shape} dtype={self.dtype}>"
