@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal.dqflags import pixel as _flags
-from photoncal.kernels._neighbourhood import box_dilate, box_min
+from photoncal.kernels._neighbourhood import box_dilate
 
 __all__ = ["ATOD_LIMIT", "SaturationResult", "frame_read_pattern", "flag_saturation"]
 
@@ -83,39 +83,76 @@ def frame_read_pattern(nframes: int, ngroups: int) -> list[list[int]]:
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _forward_pass(data_int, gdq_int, thresh, first_sat, sat, floor_flags):
+def _forward_pass(data_int, gdq_int, thresh, first_sat, row_min, sat, floor_flags):
     """Flag SATURATED from the first group at/above threshold on, AD floor per group.
 
-    Stores the first saturated group (``ngroups`` if none) in ``first_sat``.
-    Returns the number of rows on which the input GROUPDQ already carried a
-    SATURATED bit before the pixel's first saturated group.
+    Stores the first saturated group (``ngroups`` if none) in ``first_sat``
+    and its minimum over each row in ``row_min``.  Returns the number of rows
+    on which the input GROUPDQ already carried a SATURATED bit before the
+    pixel's first saturated group.
     """
     ngroups, ny, nx = data_int.shape
     irregular_rows = np.zeros(ny, dtype=np.int64)
     for y in prange(ny):
+        fs = first_sat[y]
         for x in range(nx):
-            th = thresh[y, x]
-            fs = ngroups
-            for g in range(ngroups):
-                v = data_int[g, y, x]
-                if fs == ngroups and v >= th:
-                    fs = g
-                if g >= fs:
-                    gdq_int[g, y, x] |= sat
-                elif gdq_int[g, y, x] & sat:
+            fs[x] = ngroups
+        for g in range(ngroups):
+            drow = data_int[g, y]
+            qrow = gdq_int[g, y]
+            trow = thresh[y]
+            for x in range(nx):
+                v = drow[x]
+                if fs[x] == ngroups and v >= trow[x]:
+                    fs[x] = g
+                f = qrow[x]
+                if g >= fs[x]:
+                    f |= sat
+                elif f & sat:
                     irregular_rows[y] = 1
                 if v <= 0.0:
-                    gdq_int[g, y, x] |= floor_flags
-            first_sat[y, x] = fs
+                    f |= floor_flags
+                qrow[x] = f
+        m = ngroups
+        for x in range(nx):
+            if fs[x] < m:
+                m = fs[x]
+        row_min[y] = m
     return irregular_rows.sum()
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _apply_grown_first(gdq_int, first_sat, grown_first, sat):
+def _grow_first_saturated(gdq_int, first_sat, row_min, half_width, sat):
+    """Give every pixel SATURATED from the earliest first-saturated group in its box.
+
+    SATURATED at group g is exactly ``first_sat <= g`` here, so growing each
+    group's flags by the box equals a box minimum of ``first_sat``.  Rows with
+    no saturated pixel within the box are skipped.
+    """
     ngroups, ny, nx = gdq_int.shape
     for y in prange(ny):
+        lo_y = max(0, y - half_width)
+        hi_y = min(ny, y + half_width + 1)
+        near = ngroups
+        for yy in range(lo_y, hi_y):
+            if row_min[yy] < near:
+                near = row_min[yy]
+        if near >= ngroups:
+            continue
         for x in range(nx):
-            for g in range(grown_first[y, x], first_sat[y, x]):
+            own = first_sat[y, x]
+            if own <= near:
+                continue
+            lo_x = max(0, x - half_width)
+            hi_x = min(nx, x + half_width + 1)
+            m = own
+            for yy in range(lo_y, hi_y):
+                if row_min[yy] >= m:
+                    continue
+                for xx in range(lo_x, hi_x):
+                    if first_sat[yy, xx] < m:
+                        m = first_sat[yy, xx]
+            for g in range(m, own):
                 gdq_int[g, y, x] |= sat
 
 
@@ -158,59 +195,77 @@ def _partial_saturation(plane, thisdq, nextdq, thresh, dilution, no_check, sat, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _second_group_check(d0, d1, dq2, dq3, thresh, bias, mean_first, last_third, n_second, sat, dnu):
+def _second_group_check(d0, d1, dq2, dq3, thresh, bias, has_bias, mean_first, last_third, n_second, sat, dnu):
     ny, nx = d0.shape
     for y in prange(ny):
         for x in range(nx):
-            b = bias[y, x]
-            th = thresh[y, x]
+            if (dq3[y, x] & sat) == 0 or (dq2[y, x] & sat) != 0:
+                continue
+            b = np.float64(bias[y, x]) if has_bias else 0.0
+            th = np.float64(thresh[y, x])
             g0 = np.float64(d0[y, x])
             expect_ok = ((g0 - b) / mean_first) * last_third + b < th
             jump = np.float64(d1[y, x]) - g0 > (th - g0) / n_second
-            if expect_ok and jump and (dq3[y, x] & sat) != 0 and (dq2[y, x] & sat) == 0:
+            if expect_ok and jump:
                 dq2[y, x] |= dnu
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def _count_flags(gdq, sat, floor):
-    """Per-row counts: pixels with SAT anywhere, with AD_FLOOR anywhere, fully saturated."""
+    """Pixels with SATURATED anywhere, with AD_FLOOR anywhere, and SATURATED everywhere."""
     nints, ngroups, ny, nx = gdq.shape
     n_sat = np.zeros(ny, dtype=np.int64)
     n_floor = np.zeros(ny, dtype=np.int64)
     n_full = np.zeros(ny, dtype=np.int64)
     for y in prange(ny):
+        any_flags = np.zeros(nx, dtype=np.uint8)
+        all_sat = np.full(nx, sat, dtype=np.uint8)
+        for i in range(nints):
+            for g in range(ngroups):
+                row = gdq[i, g, y]
+                for x in range(nx):
+                    any_flags[x] |= row[x]
+                    all_sat[x] &= row[x]
         for x in range(nx):
-            any_sat = False
-            any_floor = False
-            all_sat = True
-            for i in range(nints):
-                for g in range(ngroups):
-                    f = gdq[i, g, y, x]
-                    if f & sat:
-                        any_sat = True
-                    else:
-                        all_sat = False
-                    if f & floor:
-                        any_floor = True
-            if any_sat:
+            if any_flags[x] & sat:
                 n_sat[y] += 1
-            if any_floor:
+            if any_flags[x] & floor:
                 n_floor[y] += 1
-            if all_sat:
+            if all_sat[x] & sat:
                 n_full[y] += 1
     return n_sat.sum(), n_floor.sum(), n_full.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _effective_thresholds_kernel(sat_thresh, sat_dq, atod_limit, no_sat_check, thresh, ref_dq, no_check):
+    ny, nx = sat_thresh.shape
+    nsc = np.uint32(no_sat_check)
+    for y in prange(ny):
+        for x in range(nx):
+            t = sat_thresh[y, x]
+            q = np.uint32(sat_dq[y, x])
+            isnan = t != t
+            if isnan:
+                q |= nsc
+            unchecked = isnan or (q & nsc) == nsc
+            no_check[y, x] = unchecked
+            thresh[y, x] = atod_limit + 1.0 if unchecked else t
+            ref_dq[y, x] = q
 
 
 # ---------------------------------------------------------------- public API
 
 
 def _effective_thresholds(sat_thresh, sat_dq, atod_limit, no_sat_check):
-    thresh = np.array(sat_thresh, dtype=np.float64, copy=True)
-    ref_dq = np.array(sat_dq, dtype=np.uint32, copy=True)
-    nan = np.isnan(thresh)
-    ref_dq[nan] |= np.uint32(no_sat_check)
-    no_check = ((ref_dq & np.uint32(no_sat_check)) == np.uint32(no_sat_check)) | nan
-    thresh[no_check] = atod_limit + 1.0
+    sat_thresh = np.asarray(sat_thresh)
+    # float32 thresholds compare exactly like the reference file's values;
+    # anything else is compared in float64.
+    dtype = np.float32 if sat_thresh.dtype == np.float32 else np.float64
+    thresh = np.empty(sat_thresh.shape, dtype=dtype)
+    ref_dq = np.empty(sat_thresh.shape, dtype=np.uint32)
+    no_check = np.empty(sat_thresh.shape, dtype=np.bool_)
+    _effective_thresholds_kernel(sat_thresh.astype(dtype, copy=False), np.asarray(sat_dq), float(atod_limit),
+                                 int(no_sat_check), thresh, ref_dq, no_check)
     return thresh, ref_dq, no_check
 
 
@@ -282,23 +337,23 @@ def flag_saturation(
     dnu = np.uint8(do_not_use)
     floor_flags = np.uint8(ad_floor | do_not_use)
     if bias is None:
-        bias_arr = np.zeros((ny, nx), dtype=np.float64)
+        bias_arr = None
     else:
         if np.shape(bias) != (ny, nx):
             raise ValueError(f"superbias has shape {np.shape(bias)}, expected ({ny}, {nx})")
-        bias_arr = np.asarray(bias, dtype=np.float64)
+        bias_arr = np.asarray(bias)
+        if bias_arr.dtype not in (np.float32, np.float64):
+            bias_arr = bias_arr.astype(np.float64)
 
     first_sat = np.empty((ny, nx), dtype=np.int32)
+    row_min = np.empty(ny, dtype=np.int32)
     for i in range(nints):
         data_int = data[i]
         gdq_int = groupdq[i]
-        irregular = _forward_pass(data_int, gdq_int, thresh, first_sat, sat, floor_flags)
+        irregular = _forward_pass(data_int, gdq_int, thresh, first_sat, row_min, sat, floor_flags)
         if n_pix_grow_sat > 0:
             if irregular == 0:
-                # SATURATED at group g is exactly first_sat <= g, so growing every
-                # group's flags is a box minimum of the first saturated group.
-                grown = box_min(first_sat, n_pix_grow_sat)
-                _apply_grown_first(gdq_int, first_sat, grown, sat)
+                _grow_first_saturated(gdq_int, first_sat, row_min, n_pix_grow_sat, sat)
             else:
                 for g in range(ngroups):
                     grown_plane = box_dilate(_sat_plane(gdq_int[g], sat), n_pix_grow_sat)
@@ -318,7 +373,8 @@ def flag_saturation(
                 _or_where(gdq_int[g], cand, dnu)
             if ngroups > 2:
                 _second_group_check(
-                    data_int[0], data_int[1], gdq_int[1], gdq_int[2], thresh, bias_arr,
+                    data_int[0], data_int[1], gdq_int[1], gdq_int[2], thresh,
+                    bias_arr if bias_arr is not None else np.zeros((1, 1)), bias_arr is not None,
                     float(np.mean(read_pattern[0])), float(read_pattern[2][-1]),
                     float(len(read_pattern[1])), sat, dnu,
                 )
