@@ -48,13 +48,14 @@ def test_bad_coefficients_give_identity_and_no_lin_corr():
     np.testing.assert_array_equal(np.isnan(coeffs), np.isnan(original))  # reference not modified
 
 
-def test_prepare_coefficients_reports_nan_and_zero_linear():
-    c = _coeffs(1, 3)
+def test_prepare_coefficients_reports_nan_zero_linear_and_flagged():
+    c = _coeffs(1, 4)
     c[0, 0, 0] = np.nan
     c[1, 0, 1] = 0.0
-    fixed, extra = prepare_coefficients(c, np.zeros((1, 3), np.uint32))
-    assert fixed[:, 0, 0].tolist() == [0, 1, 0, 0] and fixed[:, 0, 1].tolist() == [0, 1, 0, 0]
-    assert extra.tolist() == [[NOLIN, NOLIN, 0]]
+    lin_dq = np.array([[0, 0, NOLIN, 0]], np.uint32)
+    usable, extra = prepare_coefficients(c, lin_dq)
+    assert usable.tolist() == [[False, False, False, True]]
+    assert extra.tolist() == [[NOLIN, NOLIN, 0, 0]]
 
 
 def test_zeroframe_corrected_and_zero_kept():

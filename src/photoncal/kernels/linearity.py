@@ -31,13 +31,35 @@ SATURATED = _flags["SATURATED"]
 NO_LIN_CORR = _flags["NO_LIN_CORR"]
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _usable_pixels(coeffs, lin_dq, no_lin_corr, usable, extra_dq):
+    """usable = coefficients may be applied; extra_dq = NO_LIN_CORR for NaN or zero-linear sets."""
+    ncoeffs, ny, nx = coeffs.shape
+    flag = np.uint32(no_lin_corr)
+    for y in prange(ny):
+        for x in range(nx):
+            has_nan = False
+            for j in range(ncoeffs):
+                c = coeffs[j, y, x]
+                if c != c:
+                    has_nan = True
+            zero_linear = coeffs[1, y, x] == 0
+            flagged = (np.uint32(lin_dq[y, x]) & flag) != 0
+            usable[y, x] = not (has_nan or zero_linear or flagged)
+            extra_dq[y, x] = flag if (has_nan or zero_linear) else np.uint32(0)
+
+
 def prepare_coefficients(
     coeffs: np.ndarray,
     lin_dq: np.ndarray,
     *,
     no_lin_corr: int = NO_LIN_CORR,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Replace unusable coefficient sets by the identity polynomial.
+    """Find the pixels whose coefficients can be applied.
+
+    A pixel is left uncorrected (the identity polynomial) when any coefficient
+    is NaN, the linear coefficient is zero, or the reference DQ has
+    NO_LIN_CORR; the first two also earn NO_LIN_CORR in PIXELDQ.
 
     Parameters
     ----------
@@ -50,27 +72,19 @@ def prepare_coefficients(
 
     Returns
     -------
-    coeffs : ndarray of float32, shape (ncoeffs, ny, nx)
-        A copy in which flagged, NaN and zero-linear-term pixels are
-        ``[0, 1, 0, ...]``.
+    usable : ndarray of bool, shape (ny, nx)
     extra_dq : ndarray of uint32, shape (ny, nx)
         NO_LIN_CORR where a coefficient was NaN or the linear term zero.
     """
-    coeffs = np.array(coeffs, dtype=np.float32, copy=True)
+    coeffs = np.asarray(coeffs)
     if coeffs.ndim != 3 or coeffs.shape[0] < 2:
         raise ValueError(
             f"LINEARITY COEFFS must have shape (ncoeffs>=2, ny, nx), got {coeffs.shape}"
         )
-    identity = np.zeros(coeffs.shape[0], dtype=np.float32)
-    identity[1] = 1.0
-    flagged = (np.asarray(lin_dq).astype(np.uint32) & np.uint32(no_lin_corr)) != 0
-    coeffs[:, flagged] = identity[:, None]
-    has_nan = np.isnan(coeffs).any(axis=0)
-    coeffs[:, has_nan] = identity[:, None]
-    zero_linear = coeffs[1] == 0
-    coeffs[:, zero_linear] = identity[:, None]
-    extra_dq = np.where(has_nan | zero_linear, np.uint32(no_lin_corr), np.uint32(0)).astype(np.uint32)
-    return coeffs, extra_dq
+    usable = np.empty(coeffs.shape[1:], dtype=np.bool_)
+    extra_dq = np.empty(coeffs.shape[1:], dtype=np.uint32)
+    _usable_pixels(coeffs, np.asarray(lin_dq), int(no_lin_corr), usable, extra_dq)
+    return usable, extra_dq
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -83,27 +97,31 @@ def _horner(coeffs, y, x, value):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _classic(data, gdq, coeffs, sat):
+def _classic(data, gdq, coeffs, usable, sat):
     nints, ngroups, ny, nx = data.shape
     for y in prange(ny):
+        ok = usable[y]
         for i in range(nints):
             for g in range(ngroups):
+                drow = data[i, g, y]
+                qrow = gdq[i, g, y]
                 for x in range(nx):
-                    if (gdq[i, g, y, x] & sat) == 0:
-                        data[i, g, y, x] = _horner(coeffs, y, x, data[i, g, y, x])
+                    if ok[x] and (qrow[x] & sat) == 0:
+                        drow[x] = _horner(coeffs, y, x, drow[x])
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _classic_planes(planes, coeffs):
+def _classic_planes(planes, coeffs, usable):
     nplanes, ny, nx = planes.shape
     for y in prange(ny):
         for k in range(nplanes):
             for x in range(nx):
-                planes[k, y, x] = _horner(coeffs, y, x, planes[k, y, x])
+                if usable[y, x]:
+                    planes[k, y, x] = _horner(coeffs, y, x, planes[k, y, x])
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _frame_level(data, gdq, coeffs, inv, frames, nframes_per_group, mean_frame, sat):
+def _frame_level(data, gdq, coeffs, inv, usable, frames, nframes_per_group, mean_frame, sat):
     # Float64 throughout, as the established frame-level correction computes.
     nints, ngroups, ny, nx = data.shape
     maxf = frames.shape[1]
@@ -111,6 +129,8 @@ def _frame_level(data, gdq, coeffs, inv, frames, nframes_per_group, mean_frame, 
         reads = np.empty(maxf, dtype=np.float64)
         for i in range(nints):
             for x in range(nx):
+                if not usable[y, x]:
+                    continue
                 n_unsat = 0
                 for g in range(ngroups):
                     if (gdq[i, g, y, x] & sat) == 0:
@@ -194,22 +214,29 @@ def correct_linearity(
     if inverse_coeffs is not None and read_pattern is None:
         raise ValueError("inverse_coeffs were given without a read_pattern")
 
-    lin, extra_dq = prepare_coefficients(coeffs, lin_dq, no_lin_corr=no_lin_corr)
+    lin = np.asarray(coeffs)
+    if lin.dtype not in (np.float32, np.float64):
+        lin = lin.astype(np.float32)
+    usable, extra_dq = prepare_coefficients(lin, lin_dq, no_lin_corr=no_lin_corr)
     np.bitwise_or(pixeldq, np.asarray(lin_dq).astype(pixeldq.dtype), out=pixeldq)
     sat = np.uint8(saturated)
 
     if inverse_coeffs is None:
-        _classic(data, groupdq, lin, sat)
+        _classic(data, groupdq, lin, usable, sat)
     else:
-        if np.shape(inverse_coeffs)[1:] != shape2:
+        inv = np.asarray(inverse_coeffs)
+        if inv.shape[1:] != shape2:
             raise ValueError(
-                f"LINEARITY INV_COEFFS has shape {np.shape(inverse_coeffs)}, expected (ncoeffs, {shape2[0]}, {shape2[1]})"
+                f"LINEARITY INV_COEFFS has shape {inv.shape}, expected (ncoeffs, {shape2[0]}, {shape2[1]})"
             )
+        if inv.dtype not in (np.float32, np.float64):
+            inv = inv.astype(np.float32)
         ngroups = data.shape[1]
         if len(read_pattern) < ngroups:
             raise ValueError(f"read_pattern has {len(read_pattern)} groups, the ramp has {ngroups}")
-        inv, inv_dq = prepare_coefficients(inverse_coeffs, lin_dq, no_lin_corr=no_lin_corr)
+        inv_usable, inv_dq = prepare_coefficients(inv, lin_dq, no_lin_corr=no_lin_corr)
         extra_dq |= inv_dq
+        usable &= inv_usable
         maxf = max(len(r) for r in read_pattern[:ngroups])
         frames = np.zeros((ngroups, maxf), dtype=np.float64)
         nper = np.zeros(ngroups, dtype=np.int64)
@@ -217,10 +244,10 @@ def correct_linearity(
             frames[g, : len(read_pattern[g])] = read_pattern[g]
             nper[g] = len(read_pattern[g])
         mean_frame = np.array([np.mean(r) for r in read_pattern[:ngroups]], dtype=np.float64)
-        _frame_level(data, groupdq, lin, inv, frames, nper, mean_frame, sat)
+        _frame_level(data, groupdq, lin, inv, usable, frames, nper, mean_frame, sat)
     np.bitwise_or(pixeldq, extra_dq.astype(pixeldq.dtype), out=pixeldq)
 
     if zeroframe is not None:
         was_zero = zeroframe == 0.0
-        _classic_planes(zeroframe, lin)
+        _classic_planes(zeroframe, lin, usable)
         zeroframe[was_zero] = 0.0
