@@ -151,35 +151,39 @@ def _average(dark4, starts, counts, out):
 
 @njit(cache=True, nogil=True, parallel=True)
 def _subtract_fused(data, dark4, starts, counts, dark_index):
-    """data[i, g] -= mean of the matching dark frames, computed once per dark integration and row."""
+    """data[i, g] -= mean of the matching dark frames (NaN as 0), one row at a time."""
     nints, ngroups, ny, nx = data.shape
     nd = dark4.shape[0]
     for y in prange(ny):
         row = np.empty(nx, dtype=np.float32)
         for d in range(nd):
-            used = False
-            for i in range(nints):
-                if dark_index[i] == d:
-                    used = True
-            if not used:
-                continue
             for g in range(ngroups):
                 n = counts[g]
                 s = starts[g]
-                for x in range(nx):
-                    if n == 0:
+                if n == 1:
+                    src = dark4[d, s, y]
+                    for x in range(nx):
+                        v = src[x]
+                        row[x] = v if v == v else np.float32(0.0)
+                elif n == 0:
+                    for x in range(nx):
                         row[x] = np.nan
-                        continue
-                    acc = np.float32(0.0)
+                else:
+                    for x in range(nx):
+                        row[x] = np.float32(0.0)
                     for f in range(s, s + n):
-                        v = dark4[d, f, y, x]
-                        if v == v:
-                            acc += v
-                    row[x] = acc / np.float32(n)
+                        src = dark4[d, f, y]
+                        for x in range(nx):
+                            v = src[x]
+                            if v == v:
+                                row[x] += v
+                    for x in range(nx):
+                        row[x] /= np.float32(n)
                 for i in range(nints):
                     if dark_index[i] == d:
+                        out = data[i, g, y]
                         for x in range(nx):
-                            data[i, g, y, x] -= row[x]
+                            out[x] -= row[x]
 
 
 def average_dark_frames(

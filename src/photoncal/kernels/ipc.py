@@ -65,23 +65,37 @@ def _convolve_2d(plane, source, kernel, y0, y1, x0, x1):
     bx = kx // 2
     ty = ky - by - 1
     tx = kx - bx - 1
+    # Columns far enough from the science edges need no bounds checks.
+    xa = min(max(x0 + tx, x0), x1)
+    xb = max(min(x1 - bx, x1), xa)
     for y in prange(y0, y1):
-        for x in range(x0, x1):
-            acc = np.float32(0.0)
-            for j in range(ky):
-                yy = y + ty - j
-                if yy < y0 or yy >= y1:
+        acc = np.zeros(x1 - x0, dtype=np.float32)
+        for j in range(ky):
+            yy = y + ty - j
+            if yy < y0 or yy >= y1:
+                continue
+            src = source[yy]
+            for i in range(kx):
+                if j == by and i == bx:
                     continue
-                for i in range(kx):
-                    if j == by and i == bx:
-                        continue
-                    xx = x + tx - i
-                    if xx < x0 or xx >= x1:
-                        continue
-                    acc += kernel[j, i] * source[yy, xx]
-            # The large centre term last, as the established implementation sums.
-            acc += kernel[by, bx] * source[y, x]
-            plane[y, x] = acc
+                k = kernel[j, i]
+                off = tx - i
+                for x in range(x0, xa):
+                    xx = x + off
+                    if xx >= x0 and xx < x1:
+                        acc[x - x0] += k * src[xx]
+                for x in range(xa, xb):
+                    acc[x - x0] += k * src[x + off]
+                for x in range(xb, x1):
+                    xx = x + off
+                    if xx >= x0 and xx < x1:
+                        acc[x - x0] += k * src[xx]
+        # The large centre term last, as the established implementation sums.
+        kc = kernel[by, bx]
+        row = source[y]
+        out = plane[y]
+        for x in range(x0, x1):
+            out[x] = acc[x - x0] + kc * row[x]
 
 
 @njit(cache=True, nogil=True, parallel=True)
