@@ -118,37 +118,72 @@ def decay_traps(traps_filled: np.ndarray, decay_param: np.ndarray, delta_t: floa
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def _max_group_difference(data_int):
+    ngroups, ny, nx = data_int.shape
+    row_max = np.full(ny, -np.inf)
+    for y in prange(ny):
+        m = -np.inf
+        for g in range(1, ngroups):
+            for x in range(nx):
+                d = np.float64(data_int[g, y, x] - data_int[g - 1, y, x])
+                if d > m:
+                    m = d
+        row_max[y] = m
+    return row_max.max()
+
+
+@njit(cache=True, nogil=True)
+def _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs):
+    """Mean group difference without the saturated and jump ones (DN/group)."""
+    ngroups = data_int.shape[0]
+    if ngroups == 1:
+        return np.float64(data_int[0, y, x])
+    n_bad = 0
+    for g in range(ngroups):
+        if gdq_int[g, y, x] & jump:
+            n_bad += 1
+    for g in range(1, ngroups):
+        if gdq_int[g, y, x] & sat:
+            diffs[g - 1] = huge
+            n_bad += 1
+        else:
+            diffs[g - 1] = np.float64(np.float32(data_int[g, y, x] - data_int[g - 1, y, x]))
+    upper = (ngroups - 1) - n_bad
+    if upper <= 0:
+        return 0.0
+    d = np.sort(diffs[: ngroups - 1])
+    s = 0.0
+    for m in range(upper):
+        s += d[m]
+    return s / upper
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def _slopes(data_int, gdq_int, sat, jump, huge):
     ngroups, ny, nx = data_int.shape
     out = np.zeros((ny, nx), dtype=np.float64)
     for y in prange(ny):
         diffs = np.empty(max(ngroups - 1, 1), dtype=np.float64)
         for x in range(nx):
-            n_bad = 0
-            for g in range(ngroups):
-                if gdq_int[g, y, x] & jump:
-                    n_bad += 1
-            for g in range(1, ngroups):
-                if gdq_int[g, y, x] & sat:
-                    diffs[g - 1] = huge
-                    n_bad += 1
-                else:
-                    diffs[g - 1] = np.float64(np.float32(data_int[g, y, x] - data_int[g - 1, y, x]))
-            upper = (ngroups - 1) - n_bad
-            if upper <= 0:
-                out[y, x] = 0.0
-                continue
-            d = np.sort(diffs[: ngroups - 1])
-            s = 0.0
-            for m in range(upper):
-                s += d[m]
-            out[y, x] = s / upper
+            out[y, x] = _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs)
     return out
+
+
+def _huge_difference(data_int):
+    if data_int.shape[0] < 2:
+        return 1.0e5
+    m = _max_group_difference(data_int)
+    return max(2.0 * m, 1.0e5) if np.isfinite(m) else 1.0e5
 
 
 def estimate_slopes(data_int: np.ndarray, gdq_int: np.ndarray, *, saturated: int = SATURATED,
                     jump_det: int = JUMP_DET) -> np.ndarray:
     """Slope of one integration in DN/group, ignoring saturated and jump groups.
+
+    The group differences are sorted with saturated ones set to a huge value
+    (``max(2 * largest difference, 1e5)``); as many of the largest as there
+    are SATURATED (from group 2 on) and JUMP_DET groups are dropped, and the
+    rest averaged.  0 where nothing is left.
 
     Parameters
     ----------
@@ -160,46 +195,93 @@ def estimate_slopes(data_int: np.ndarray, gdq_int: np.ndarray, *, saturated: int
     ndarray of float64, shape (ny, nx)
         For a single group, the group value itself.
     """
-    ngroups = data_int.shape[0]
-    if ngroups == 1:
-        return data_int[0].astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        max_diff = float(np.nanmax(np.diff(data_int, axis=0))) if data_int.size else 0.0
-    huge = max(2.0 * max_diff, 1.0e5)
-    return _slopes(data_int, gdq_int, np.uint8(saturated), np.uint8(jump_det), huge)
+    return _slopes(data_int, gdq_int, np.uint8(saturated), np.uint8(jump_det), _huge_difference(data_int))
 
 
-def _capture(c0, c1, c2, density, data_int, gdq_int, persat, persat_bad, grp_slope, slope,
-             tframe, tgroup, nresets, jump_det):
-    """Traps of one family captured during one integration."""
-    ngroups = data_int.shape[0]
-    tau = 1.0e10 if c1 == 0 else 1.0 / abs(c1)
-    above = (data_int > persat) & ~persat_bad
-    sat_count = above.sum(axis=0)
-    sattime = sat_count.astype(np.float64) * tgroup
-    dt = ngroups * tgroup + nresets * tframe - sattime
-    filled = SCALEFACTOR * (
-        density * slope**2
-        * (dt**2 * (c0 + c2) / 2.0 + c0 * (dt * tau + tau**2) * np.exp(-dt / tau) - c0 * tau**2)
-    )
-    sat_pix = sat_count > 0
-    if sat_pix.any():
-        incoming = filled[sat_pix]
-        dens = density[sat_pix]
-        all_above = sat_count[sat_pix] == ngroups
-        incoming[all_above] = dens[all_above] * c2
-        exp_filled = incoming - dens * c2
-        empty = dens * c0 - exp_filled
-        filled[sat_pix] = incoming + empty * (1.0 - np.exp(-abs(c1) * sattime[sat_pix]))
-    cr_filled = np.zeros_like(filled)
-    for g in range(1, ngroups):
-        hit = (gdq_int[g] & np.uint8(jump_det)) != 0
-        if hit.any():
-            delta_t = (float(ngroups - g) - 0.5) * tgroup
-            amp = (data_int[g][hit] - data_int[g - 1][hit]) - grp_slope[hit]
-            amp = np.where(amp < 0.0, 0.0, amp)
-            cr_filled[hit] += density[hit] * amp * (c0 * (1.0 - np.exp(c1 * delta_t)) + c2)
-    return filled + SCALEFACTOR * cr_filled
+@njit(cache=True, nogil=True, parallel=True)
+def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, saved, save,
+                 c0, c1, c2, decay, y0, x0, tframe, tgroup, nresets, reset_decay,
+                 cutoff, use_cutoff, pers_flag, sat, jump, huge):
+    """Decay, subtract and capture for one integration; every pixel is independent.
+
+    ``traps`` is the full-frame state; the science array sits at (y0, x0).
+    """
+    ngroups, ny, nx = data_int.shape
+    nfam, dy, dx = traps.shape
+    for yy in prange(dy):
+        decayed = np.zeros(nfam, dtype=np.float64)
+        diffs = np.empty(max(ngroups - 1, 1), dtype=np.float64)
+        for xx in range(dx):
+            y = yy - y0
+            x = xx - x0
+            inside = y >= 0 and y < ny and x >= 0 and x < nx
+            if not inside:
+                for k in range(nfam):
+                    if decay[k] == 0.0:
+                        continue
+                    tau = 1.0 / abs(decay[k])
+                    if reset_decay > 0.0:
+                        traps[k, yy, xx] -= traps[k, yy, xx] * (1.0 - np.exp(-reset_decay / tau))
+                    for g in range(ngroups):
+                        traps[k, yy, xx] -= traps[k, yy, xx] * (1.0 - np.exp(-tgroup / tau))
+                continue
+            grp_slope = _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs)
+            if limit_bad[y, x]:
+                slope = 0.0
+            else:
+                slope = grp_slope / (limit[y, x] * tgroup)
+            for k in range(nfam):
+                decayed[k] = 0.0
+            flagged = False
+            for g in range(ngroups):
+                pers = 0.0
+                for k in range(nfam):
+                    if decay[k] == 0.0:
+                        continue
+                    tau = 1.0 / abs(decay[k])
+                    if g == 0 and reset_decay > 0.0:
+                        traps[k, yy, xx] -= traps[k, yy, xx] * (1.0 - np.exp(-reset_decay / tau))
+                    in_group = traps[k, yy, xx] * (1.0 - np.exp(-tgroup / tau))
+                    decayed[k] += in_group
+                    traps[k, yy, xx] -= in_group
+                    pers += decayed[k]
+                data_int[g, y, x] = np.float64(data_int[g, y, x]) - pers
+                if save:
+                    saved[g, y, x] = pers
+                if use_cutoff and pers >= cutoff:
+                    flagged = True
+            if flagged:
+                pixeldq[y, x] |= pers_flag
+            # Captures at the end of the integration, from the corrected ramp.
+            sat_count = 0
+            if not limit_bad[y, x]:
+                for g in range(ngroups):
+                    if data_int[g, y, x] > limit[y, x]:
+                        sat_count += 1
+            sattime = sat_count * tgroup
+            dt = ngroups * tgroup + nresets * tframe - sattime
+            dens = density[y, x]
+            for k in range(nfam):
+                tau = 1.0e10 if c1[k] == 0.0 else 1.0 / abs(c1[k])
+                filled = SCALEFACTOR * (
+                    dens * slope * slope
+                    * (dt * dt * (c0[k] + c2[k]) / 2.0 + c0[k] * (dt * tau + tau * tau) * np.exp(-dt / tau)
+                       - c0[k] * tau * tau)
+                )
+                if sat_count > 0:
+                    if sat_count == ngroups:
+                        filled = dens * c2[k]
+                    empty = dens * c0[k] - (filled - dens * c2[k])
+                    filled = filled + empty * (1.0 - np.exp(-abs(c1[k]) * sattime))
+                cr = 0.0
+                for g in range(1, ngroups):
+                    if gdq_int[g, y, x] & jump:
+                        delta_t = (ngroups - g - 0.5) * tgroup
+                        amp = np.float64(data_int[g, y, x] - data_int[g - 1, y, x]) - grp_slope
+                        if amp < 0.0:
+                            amp = 0.0
+                        cr += dens * amp * (c0[k] * (1.0 - np.exp(c1[k] * delta_t)) + c2[k])
+                traps[k, yy, xx] += filled + SCALEFACTOR * cr
 
 
 def trap_persistence(
@@ -234,7 +316,7 @@ def trap_persistence(
     groupdq : ndarray of uint8, same shape (SATURATED and JUMP_DET are read)
     pixeldq : ndarray of uint32, shape (ny, nx)
         Receives PERSISTENCE where the correction reaches ``flag_pers_cutoff``.
-    traps_filled : ndarray of float, shape (nfamilies, det_ny, det_nx)
+    traps_filled : ndarray of float64, shape (nfamilies, det_ny, det_nx)
         The full-frame trap state: zeros, or the ``input_trapsfilled`` file
         (NaN counts as 0).  Updated in place to the state at the end of the
         exposure (what the ``_trapsfilled`` product holds).
@@ -277,6 +359,8 @@ def trap_persistence(
         raise ValueError(
             f"traps-filled state has shape {traps_filled.shape}, expected ({nfam}, det_ny, det_nx) - one plane per TRAPPARS row"
         )
+    if traps_filled.dtype != np.float64:
+        raise ValueError(f"the traps-filled state must be float64 to be updated in place, got {traps_filled.dtype}")
     for name, arr in (("TRAPDENSITY", trap_density), ("PERSAT", persat)):
         if np.shape(arr) != (ny, nx):
             raise ValueError(f"{name} has shape {np.shape(arr)}, expected ({ny}, {nx})")
@@ -285,7 +369,6 @@ def trap_persistence(
         raise ValueError(
             f"science array ({ny}x{nx} at row {y0}, column {x0}) does not fit in the traps-filled state {traps_filled.shape[1:]}"
         )
-    sub = (slice(y0, y0 + ny), slice(x0, x0 + nx))
 
     np.nan_to_num(traps_filled, copy=False, nan=0.0)
     density = np.nan_to_num(np.asarray(trap_density, dtype=np.float64), nan=0.0)
@@ -293,48 +376,27 @@ def trap_persistence(
         density[(np.asarray(trap_density_dq) & do_not_use) != 0] = 0.0
     limit = np.nan_to_num(np.asarray(persat, dtype=np.float64), nan=1.0e7)
     if persat_dq is not None:
-        persat_bad = (np.asarray(persat_dq) & do_not_use) != 0
+        limit_bad = (np.asarray(persat_dq) & do_not_use) != 0
     else:
-        persat_bad = np.zeros((ny, nx), dtype=bool)
+        limit_bad = np.zeros((ny, nx), dtype=bool)
 
     if time_since_traps_filled is not None:
         decay_traps(traps_filled, trap_params.decay_param, float(time_since_traps_filled))
 
-    saved = np.zeros(data.shape, dtype=np.float32) if return_persistence else None
-    decayed = np.zeros(traps_filled.shape, dtype=np.float64)
+    saved = np.zeros(data.shape, dtype=np.float32) if return_persistence else np.zeros((1, 1, 1, 1), np.float32)
+    p = trap_params
     for i in range(nints):
         nresets = nresets_at_start if i == 0 else nresets_between_ints
-        decayed[...] = 0.0
-        grp_slope = estimate_slopes(data[i], groupdq[i], saturated=saturated, jump_det=jump_det)
-        safe_limit = np.where(persat_bad, 1.0, limit)
-        slope = np.where(persat_bad, 0.0, grp_slope / (safe_limit * group_time))
-        for g in range(ngroups):
-            pers = np.zeros((ny, nx), dtype=np.float64)
-            for k in range(nfam):
-                dp = trap_params.decay_param[k]
-                if dp == 0.0:
-                    continue
-                tau = 1.0 / abs(dp)
-                if i > 0 and g == 0 and nresets > 0:
-                    traps_filled[k] -= traps_filled[k] * (1.0 - np.exp(-frame_time * nresets / tau))
-                in_group = traps_filled[k] * (1.0 - np.exp(-group_time / tau))
-                decayed[k] += in_group
-                traps_filled[k] -= in_group
-                pers += decayed[k][sub]
-            data[i, g] -= pers
-            if saved is not None:
-                saved[i, g] = pers
-            if flag_pers_cutoff is not None:
-                hit = pers >= flag_pers_cutoff
-                if hit.any():
-                    pixeldq[hit] |= np.uint32(persistence)
-        for k in range(nfam):
-            traps_filled[k][sub] += _capture(
-                trap_params.capture0[k], trap_params.capture1[k], trap_params.capture2[k],
-                density, data[i], groupdq[i], limit, persat_bad, grp_slope, slope,
-                frame_time, group_time, nresets, jump_det,
-            )
-    return saved
+        reset_decay = frame_time * nresets if (i > 0 and nresets > 0) else 0.0
+        _integration(
+            data[i], groupdq[i], pixeldq, traps_filled, density, limit, limit_bad,
+            saved[i if return_persistence else 0], bool(return_persistence),
+            p.capture0, p.capture1, p.capture2, p.decay_param, y0, x0,
+            float(frame_time), float(group_time), float(nresets), float(reset_decay),
+            float(flag_pers_cutoff) if flag_pers_cutoff is not None else 0.0, flag_pers_cutoff is not None,
+            np.uint32(persistence), np.uint8(saturated), np.uint8(jump_det), _huge_difference(data[i]),
+        )
+    return saved if return_persistence else None
 
 
 # ------------------------------------------------------------ flagging windows
