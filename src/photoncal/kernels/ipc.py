@@ -84,18 +84,21 @@ def _convolve_2d(plane, source, kernel, y0, y1, x0, x1):
                     xx = x + off
                     if xx >= x0 and xx < x1:
                         acc[x - x0] += k * src[xx]
-                for x in range(xa, xb):
-                    acc[x - x0] += k * src[x + off]
+                # zero-based views so the bulk loop vectorizes
+                dst = acc[xa - x0: xb - x0]
+                shifted = src[xa + off: xb + off]
+                for m in range(xb - xa):
+                    dst[m] += k * shifted[m]
                 for x in range(xb, x1):
                     xx = x + off
                     if xx >= x0 and xx < x1:
                         acc[x - x0] += k * src[xx]
         # The large centre term last, as the established implementation sums.
         kc = kernel[by, bx]
-        row = source[y]
-        out = plane[y]
-        for x in range(x0, x1):
-            out[x] = acc[x - x0] + kc * row[x]
+        row = source[y, x0:x1]
+        out = plane[y, x0:x1]
+        for m in range(x1 - x0):
+            out[m] = acc[m] + kc * row[m]
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -37,16 +37,17 @@ def _usable_pixels(coeffs, lin_dq, no_lin_corr, usable, extra_dq):
     ncoeffs, ny, nx = coeffs.shape
     flag = np.uint32(no_lin_corr)
     for y in prange(ny):
+        bad = np.zeros(nx, dtype=np.bool_)
+        for j in range(ncoeffs):
+            crow = coeffs[j, y]
+            for x in range(nx):
+                bad[x] |= crow[x] != crow[x]
+        lin = coeffs[1, y]
+        qrow = lin_dq[y]
         for x in range(nx):
-            has_nan = False
-            for j in range(ncoeffs):
-                c = coeffs[j, y, x]
-                if c != c:
-                    has_nan = True
-            zero_linear = coeffs[1, y, x] == 0
-            flagged = (np.uint32(lin_dq[y, x]) & flag) != 0
-            usable[y, x] = not (has_nan or zero_linear or flagged)
-            extra_dq[y, x] = flag if (has_nan or zero_linear) else np.uint32(0)
+            b = bad[x] or lin[x] == 0
+            usable[y, x] = not (b or (np.uint32(qrow[x]) & flag) != 0)
+            extra_dq[y, x] = flag if b else np.uint32(0)
 
 
 def prepare_coefficients(
@@ -98,16 +99,27 @@ def _horner(coeffs, y, x, value):
 
 @njit(cache=True, nogil=True, parallel=True)
 def _classic(data, gdq, coeffs, usable, sat):
+    # Horner's rule along whole rows keeps the inner loops simple enough to vectorize.
     nints, ngroups, ny, nx = data.shape
+    ncoeffs = coeffs.shape[0]
     for y in prange(ny):
         ok = usable[y]
+        acc = np.empty(nx, dtype=data.dtype)
         for i in range(nints):
             for g in range(ngroups):
                 drow = data[i, g, y]
                 qrow = gdq[i, g, y]
+                top = coeffs[ncoeffs - 1, y]
                 for x in range(nx):
-                    if ok[x] and (qrow[x] & sat) == 0:
-                        drow[x] = _horner(coeffs, y, x, drow[x])
+                    acc[x] = top[x] * drow[x]
+                for j in range(ncoeffs - 2, 0, -1):
+                    cj = coeffs[j, y]
+                    for x in range(nx):
+                        acc[x] = (acc[x] + cj[x]) * drow[x]
+                c0 = coeffs[0, y]
+                for x in range(nx):
+                    keep = (not ok[x]) or (qrow[x] & sat) != 0
+                    drow[x] = drow[x] if keep else acc[x] + c0[x]
 
 
 @njit(cache=True, nogil=True, parallel=True)
