@@ -151,10 +151,18 @@ def _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs):
     upper = (ngroups - 1) - n_bad
     if upper <= 0:
         return 0.0
-    d = np.sort(diffs[: ngroups - 1])
+    # insertion sort in place: a handful of values, no allocation per pixel
+    n = ngroups - 1
+    for a in range(1, n):
+        v = diffs[a]
+        b = a - 1
+        while b >= 0 and diffs[b] > v:
+            diffs[b + 1] = diffs[b]
+            b -= 1
+        diffs[b + 1] = v
     s = 0.0
     for m in range(upper):
-        s += d[m]
+        s += diffs[m]
     return s / upper
 
 
@@ -208,6 +216,14 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
     """
     ngroups, ny, nx = data_int.shape
     nfam, dy, dx = traps.shape
+    # fraction of each family's filled traps released per group and per reset
+    release_group = np.zeros(nfam)
+    release_reset = np.zeros(nfam)
+    for k in range(nfam):
+        if decay[k] != 0.0:
+            tau = 1.0 / abs(decay[k])
+            release_group[k] = 1.0 - np.exp(-tgroup / tau)
+            release_reset[k] = 1.0 - np.exp(-reset_decay / tau)
     for yy in prange(dy):
         decayed = np.zeros(nfam, dtype=np.float64)
         diffs = np.empty(max(ngroups - 1, 1), dtype=np.float64)
@@ -219,11 +235,10 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
                 for k in range(nfam):
                     if decay[k] == 0.0:
                         continue
-                    tau = 1.0 / abs(decay[k])
                     if reset_decay > 0.0:
-                        traps[k, yy, xx] -= traps[k, yy, xx] * (1.0 - np.exp(-reset_decay / tau))
+                        traps[k, yy, xx] -= traps[k, yy, xx] * release_reset[k]
                     for g in range(ngroups):
-                        traps[k, yy, xx] -= traps[k, yy, xx] * (1.0 - np.exp(-tgroup / tau))
+                        traps[k, yy, xx] -= traps[k, yy, xx] * release_group[k]
                 continue
             grp_slope = _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs)
             if limit_bad[y, x]:
@@ -238,10 +253,9 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
                 for k in range(nfam):
                     if decay[k] == 0.0:
                         continue
-                    tau = 1.0 / abs(decay[k])
                     if g == 0 and reset_decay > 0.0:
-                        traps[k, yy, xx] -= traps[k, yy, xx] * (1.0 - np.exp(-reset_decay / tau))
-                    in_group = traps[k, yy, xx] * (1.0 - np.exp(-tgroup / tau))
+                        traps[k, yy, xx] -= traps[k, yy, xx] * release_reset[k]
+                    in_group = traps[k, yy, xx] * release_group[k]
                     decayed[k] += in_group
                     traps[k, yy, xx] -= in_group
                     pers += decayed[k]
