@@ -230,7 +230,7 @@ def _merged_dark_dq(dark_dq, shape2):
         dq = np.bitwise_or.reduce(dq.reshape((-1,) + dq.shape[-2:]).astype(np.uint32), axis=0)
     if dq.shape != tuple(shape2):
         raise ValueError(f"DARK DQ has shape {np.shape(dark_dq)}, expected {tuple(shape2)} image planes")
-    return dq.astype(np.uint32)
+    return dq.astype(np.uint32, copy=False)
 
 
 def subtract_dark(
@@ -290,7 +290,7 @@ def subtract_dark(
     dark_index = np.array(
         [i if (i < nd and int_start == 1) else nd - 1 for i in range(nints)], dtype=np.int64
     )
-    np.bitwise_or(pixeldq, dq2.astype(pixeldq.dtype), out=pixeldq)
+    np.bitwise_or(pixeldq, dq2.astype(pixeldq.dtype, copy=False), out=pixeldq)
     averaged = None
     if return_averaged:
         averaged = np.empty((nd, ngroups, ny, nx), dtype=np.float32)

@@ -25,7 +25,7 @@ def _combined_mask(mask_dq, user_dq, shape_expected):
             f"MASK reference DQ has shape {mask.shape}, expected {tuple(shape_expected)} "
             "(the science image shape; cut the reference to the subarray first)"
         )
-    mask = mask.astype(np.uint32, copy=True)
+    mask = mask.astype(np.uint32, copy=user_dq is not None)
     if user_dq is not None:
         user = np.asarray(user_dq)
         if user.shape != mask.shape:

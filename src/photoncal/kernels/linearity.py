@@ -230,7 +230,7 @@ def correct_linearity(
     if lin.dtype not in (np.float32, np.float64):
         lin = lin.astype(np.float32)
     usable, extra_dq = prepare_coefficients(lin, lin_dq, no_lin_corr=no_lin_corr)
-    np.bitwise_or(pixeldq, np.asarray(lin_dq).astype(pixeldq.dtype), out=pixeldq)
+    np.bitwise_or(pixeldq, np.asarray(lin_dq).astype(pixeldq.dtype, copy=False), out=pixeldq)
     sat = np.uint8(saturated)
 
     if inverse_coeffs is None:
@@ -257,7 +257,7 @@ def correct_linearity(
             nper[g] = len(read_pattern[g])
         mean_frame = np.array([np.mean(r) for r in read_pattern[:ngroups]], dtype=np.float64)
         _frame_level(data, groupdq, lin, inv, usable, frames, nper, mean_frame, sat)
-    np.bitwise_or(pixeldq, extra_dq.astype(pixeldq.dtype), out=pixeldq)
+    np.bitwise_or(pixeldq, extra_dq.astype(pixeldq.dtype, copy=False), out=pixeldq)
 
     if zeroframe is not None:
         was_zero = zeroframe == 0.0

@@ -224,6 +224,15 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
             tau = 1.0 / abs(decay[k])
             release_group[k] = 1.0 - np.exp(-tgroup / tau)
             release_reset[k] = 1.0 - np.exp(-reset_decay / tau)
+    # capture terms depend on the pixel only through the number of groups above PERSAT
+    ramp_exp = np.empty((nfam, ngroups + 1))
+    sat_fill = np.empty((nfam, ngroups + 1))
+    for k in range(nfam):
+        tau = 1.0e10 if c1[k] == 0.0 else 1.0 / abs(c1[k])
+        for n_above in range(ngroups + 1):
+            dt = ngroups * tgroup + nresets * tframe - n_above * tgroup
+            ramp_exp[k, n_above] = np.exp(-dt / tau)
+            sat_fill[k, n_above] = 1.0 - np.exp(-abs(c1[k]) * n_above * tgroup)
     for yy in prange(dy):
         decayed = np.zeros(nfam, dtype=np.float64)
         diffs = np.empty(max(ngroups - 1, 1), dtype=np.float64)
@@ -272,21 +281,20 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
                 for g in range(ngroups):
                     if data_int[g, y, x] > limit[y, x]:
                         sat_count += 1
-            sattime = sat_count * tgroup
-            dt = ngroups * tgroup + nresets * tframe - sattime
+            dt = ngroups * tgroup + nresets * tframe - sat_count * tgroup
             dens = density[y, x]
             for k in range(nfam):
                 tau = 1.0e10 if c1[k] == 0.0 else 1.0 / abs(c1[k])
                 filled = SCALEFACTOR * (
                     dens * slope * slope
-                    * (dt * dt * (c0[k] + c2[k]) / 2.0 + c0[k] * (dt * tau + tau * tau) * np.exp(-dt / tau)
+                    * (dt * dt * (c0[k] + c2[k]) / 2.0 + c0[k] * (dt * tau + tau * tau) * ramp_exp[k, sat_count]
                        - c0[k] * tau * tau)
                 )
                 if sat_count > 0:
                     if sat_count == ngroups:
                         filled = dens * c2[k]
                     empty = dens * c0[k] - (filled - dens * c2[k])
-                    filled = filled + empty * (1.0 - np.exp(-abs(c1[k]) * sattime))
+                    filled = filled + empty * sat_fill[k, sat_count]
                 cr = 0.0
                 for g in range(1, ngroups):
                     if gdq_int[g, y, x] & jump:

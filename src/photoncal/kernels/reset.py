@@ -65,4 +65,4 @@ def subtract_reset(
     ref_index = np.minimum(np.arange(first, first + data.shape[0]), nref - 1).astype(np.int64)
     ngroups_corr = min(data.shape[1], reset.shape[1])
     _subtract(data, np.ascontiguousarray(reset, dtype=data.dtype), ref_index, ngroups_corr)
-    np.bitwise_or(pixeldq, np.asarray(reset_dq).astype(pixeldq.dtype), out=pixeldq)
+    np.bitwise_or(pixeldq, np.asarray(reset_dq).astype(pixeldq.dtype, copy=False), out=pixeldq)

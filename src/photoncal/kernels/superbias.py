@@ -77,4 +77,4 @@ def subtract_superbias(
     _subtract_plane_rows(_as_planes(data), bias32)
     if zeroframe is not None:
         _subtract_zeroframe(zeroframe, bias32)
-    np.bitwise_or(pixeldq, np.asarray(bias_dq).astype(pixeldq.dtype), out=pixeldq)
+    np.bitwise_or(pixeldq, np.asarray(bias_dq).astype(pixeldq.dtype, copy=False), out=pixeldq)
