@@ -108,3 +108,12 @@ def test_inverse_without_pattern_is_an_error():
     with pytest.raises(ValueError, match="read_pattern"):
         correct_linearity(d, np.zeros(d.shape, np.uint8), np.zeros((1, 1), np.uint32), _coeffs(1, 1),
                           np.zeros((1, 1), np.uint32), inverse_coeffs=_coeffs(1, 1))
+
+
+def test_big_endian_reference_arrays():
+    data = np.full((1, 1, 1, 2), 1000.0, np.float32)
+    pdq = np.zeros((1, 2), np.uint32)
+    correct_linearity(data, np.zeros(data.shape, np.uint8), pdq, _coeffs(1, 2).astype(">f4"),
+                      np.array([[0, NOLIN]], ">u4"))
+    np.testing.assert_allclose(data[0, 0, 0], [1010.0, 1000.0], rtol=1e-6)
+    assert pdq.tolist() == [[0, NOLIN]]

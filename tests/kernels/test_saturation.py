@@ -145,3 +145,10 @@ def test_read_pattern_helper_and_errors():
     with pytest.raises(ValueError, match="read_pattern has 2 groups"):
         flag_saturation(data, gdq, pdq, th, sdq, read_pattern=frame_read_pattern(1, 2))
     assert ATOD_LIMIT == 65535.0
+
+
+def test_big_endian_reference_arrays():
+    data, gdq, pdq, th, sdq = _setup()
+    data[0, 2:, 4, 5] = 60000.0
+    flag_saturation(data.astype(">f4"), gdq, pdq, th.astype(">f4"), sdq.astype(">u4"), n_pix_grow_sat=0)
+    assert np.count_nonzero(gdq[0, 2] & SAT) == 1

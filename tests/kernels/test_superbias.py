@@ -34,3 +34,12 @@ def test_shape_checks():
     with pytest.raises(ValueError, match="SUPERBIAS SCI has shape"):
         subtract_superbias(np.zeros((1, 1, 2, 2), np.float32), np.zeros((2, 2), np.uint32),
                            np.zeros((3, 2), np.float32), np.zeros((2, 2), np.uint32))
+
+
+def test_big_endian_reference_and_clear_error_for_big_endian_science():
+    data = np.full((1, 1, 2, 2), 10.0, np.float32)
+    bias = np.full((2, 2), 4.0, ">f4")
+    subtract_superbias(data, np.zeros((2, 2), np.uint32), bias, np.zeros((2, 2), ">u4"))
+    assert np.all(data == 6.0)
+    with pytest.raises(ValueError, match="non-native byte order"):
+        subtract_superbias(data.astype(">f4"), np.zeros((2, 2), np.uint32), bias, np.zeros((2, 2), np.uint32))

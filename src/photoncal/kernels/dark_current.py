@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+from photoncal.kernels._arrays import require_inplace
+
 __all__ = ["DarkResult", "total_frames", "match_dark_frames", "average_dark_frames", "subtract_dark"]
 
 
@@ -269,6 +271,8 @@ def subtract_dark(
     -------
     DarkResult
     """
+    require_inplace(data, "SCI")
+    require_inplace(pixeldq, "PIXELDQ")
     if data.ndim != 4:
         raise ValueError(f"dark_current expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     nints, ngroups, ny, nx = data.shape

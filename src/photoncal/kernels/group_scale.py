@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from photoncal.kernels._arrays import require_inplace
+
 __all__ = ["group_scale_factor", "rescale_groups"]
 
 
@@ -54,6 +56,7 @@ def rescale_groups(data: np.ndarray, factor: float) -> None:
     factor : float
         FRMDIVSR/NFRAMES from :func:`group_scale_factor`.
     """
+    require_inplace(data, "SCI")
     if data.ndim != 4:
         raise ValueError(f"group_scale expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     view = data.reshape((-1,) + data.shape[2:])

@@ -22,6 +22,8 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
+from photoncal.kernels._arrays import require_inplace
+
 __all__ = ["NumRefPixels", "reference_pixel_counts", "ipc_correct"]
 
 NumRefPixels = namedtuple("NumRefPixels", ["bottom_rows", "top_rows", "left_columns", "right_columns"])
@@ -140,6 +142,7 @@ def ipc_correct(data: np.ndarray, kernel: np.ndarray, nref: NumRefPixels | tuple
         Reference rows/columns (bottom, top, left, right), e.g. from
         :func:`reference_pixel_counts`; those pixels are not changed.
     """
+    require_inplace(data, "SCI")
     if data.ndim != 4:
         raise ValueError(f"ipc expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     kernel = np.asarray(kernel)

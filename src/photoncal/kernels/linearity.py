@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal.dqflags import pixel as _flags
+from photoncal.kernels._arrays import native, require_inplace
 
 __all__ = ["prepare_coefficients", "correct_linearity"]
 
@@ -84,7 +85,7 @@ def prepare_coefficients(
         )
     usable = np.empty(coeffs.shape[1:], dtype=np.bool_)
     extra_dq = np.empty(coeffs.shape[1:], dtype=np.uint32)
-    _usable_pixels(coeffs, np.asarray(lin_dq), int(no_lin_corr), usable, extra_dq)
+    _usable_pixels(native(coeffs), native(lin_dq), int(no_lin_corr), usable, extra_dq)
     return usable, extra_dq
 
 
@@ -214,6 +215,8 @@ def correct_linearity(
     saturated, no_lin_corr : int
         Flag values.
     """
+    for name, arr in (("SCI", data), ("GROUPDQ", groupdq), ("PIXELDQ", pixeldq)):
+        require_inplace(arr, name)
     if data.ndim != 4:
         raise ValueError(f"linearity expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     if groupdq.shape != data.shape:

@@ -46,6 +46,7 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal.dqflags import pixel as _flags
+from photoncal.kernels._arrays import require_inplace
 
 __all__ = [
     "SCALEFACTOR",
@@ -371,6 +372,8 @@ def trap_persistence(
     -------
     ndarray of float32 (nints, ngroups, ny, nx) or None
     """
+    for name, arr in (("SCI", data), ("GROUPDQ", groupdq), ("PIXELDQ", pixeldq), ("traps-filled state", traps_filled)):
+        require_inplace(arr, name)
     if data.ndim != 4:
         raise ValueError(f"persistence expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     nints, ngroups, ny, nx = data.shape
@@ -490,6 +493,11 @@ def flag_persistence_windows(
     """
     if persistence_time is None or persistence_time <= 0:
         raise ValueError(f"persistence_time must be a positive number of seconds, got {persistence_time}")
+    require_inplace(groupdq, "GROUPDQ")
+    require_inplace(persistence_array, "persistence_array")
+    data = np.asarray(data)
+    if not data.dtype.isnative:
+        data = data.astype(data.dtype.newbyteorder("="))
     nints, ngroups, ny, nx = groupdq.shape
     if persistence_array.shape != (ny, nx):
         raise ValueError(f"persistence_array has shape {persistence_array.shape}, expected ({ny}, {nx})")

@@ -51,6 +51,7 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal.dqflags import pixel as _flags
+from photoncal.kernels._arrays import require_inplace
 
 __all__ = [
     "REFPIX_OK",
@@ -498,6 +499,9 @@ def refpix_nir(
         without reference pixels; data unchanged) or
         :data:`SUBARRAY_DOESNTFIT` (data unchanged).
     """
+    require_inplace(data, "SCI")
+    if zeroframe is not None:
+        require_inplace(zeroframe, "ZEROFRAME")
     if data.ndim != 4:
         raise ValueError(f"refpix expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     ny, nx = data.shape[-2:]
@@ -553,6 +557,7 @@ def refpix_miri(
         unchanged) or :data:`BAD_REFERENCE_PIXELS` when an amplifier had no
         usable reference pixels (groups from there on are not corrected).
     """
+    require_inplace(data, "SCI")
     if data.ndim != 4:
         raise ValueError(f"refpix expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     ny, nx = data.shape[-2:]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from photoncal.kernels._arrays import require_inplace
+
 __all__ = ["subtract_reset"]
 
 
@@ -50,6 +52,8 @@ def subtract_reset(
     integration_start : int or None
         INTSTART (1-based) of the first integration in ``data``.
     """
+    require_inplace(data, "SCI")
+    require_inplace(pixeldq, "PIXELDQ")
     if data.ndim != 4:
         raise ValueError(f"reset expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     reset = np.asarray(reset)

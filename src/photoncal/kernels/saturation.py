@@ -33,6 +33,7 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal.dqflags import pixel as _flags
+from photoncal.kernels._arrays import native, require_inplace
 from photoncal.kernels._neighbourhood import box_dilate
 
 __all__ = ["ATOD_LIMIT", "SaturationResult", "frame_read_pattern", "flag_saturation"]
@@ -264,7 +265,7 @@ def _effective_thresholds(sat_thresh, sat_dq, atod_limit, no_sat_check):
     thresh = np.empty(sat_thresh.shape, dtype=dtype)
     ref_dq = np.empty(sat_thresh.shape, dtype=np.uint32)
     no_check = np.empty(sat_thresh.shape, dtype=np.bool_)
-    _effective_thresholds_kernel(sat_thresh.astype(dtype, copy=False), np.asarray(sat_dq), float(atod_limit),
+    _effective_thresholds_kernel(sat_thresh.astype(dtype, copy=False), native(sat_dq), float(atod_limit),
                                  int(no_sat_check), thresh, ref_dq, no_check)
     return thresh, ref_dq, no_check
 
@@ -319,6 +320,11 @@ def flag_saturation(
     -------
     SaturationResult
     """
+    data = native(data)
+    require_inplace(groupdq, "GROUPDQ")
+    require_inplace(pixeldq, "PIXELDQ")
+    if zeroframe is not None:
+        require_inplace(zeroframe, "ZEROFRAME")
     if data.ndim != 4:
         raise ValueError(f"saturation expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     if groupdq.shape != data.shape:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from photoncal.kernels._arrays import require_inplace
+
 __all__ = ["subtract_superbias"]
 
 
@@ -66,6 +68,8 @@ def subtract_superbias(
     zeroframe : ndarray of float32, shape (nints, ny, nx), optional
         ZEROFRAME; non-zero values get the bias subtracted.
     """
+    require_inplace(data, "SCI")
+    require_inplace(pixeldq, "PIXELDQ")
     if data.ndim != 4:
         raise ValueError(f"superbias expects a 4-D ramp (nints, ngroups, ny, nx), got shape {data.shape}")
     shape2 = data.shape[-2:]
