@@ -257,12 +257,12 @@ def _subtract_terms(data3, yterm, xterm):
             data3[k, y, x] = (np.float64(data3[k, y, x]) - a) - xterm[k, x]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _single_amp_offsets(ref_vals, ref_parity, odd_even, nsigma):
     """Per-group clipped means of the subarray reference pixels: (K, 2) for even/odd detector columns."""
     nk, nref = ref_vals.shape
     out = np.empty((nk, 2), dtype=np.float64)
-    for k in prange(nk):
+    for k in range(nk):
         buf = np.empty(nref, dtype=np.float64)
         if odd_even:
             for parity in range(2):
@@ -286,7 +286,7 @@ def _single_amp_offsets(ref_vals, ref_parity, odd_even, nsigma):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _miri_offsets(data, dq, odd_even_rows, nsigma, dnu):
     """Offsets (nints, ngroups, 4 amps, 2 row parities) of the MIRI algorithm.
 
@@ -297,7 +297,7 @@ def _miri_offsets(data, dq, odd_even_rows, nsigma, dnu):
     nints, ngroups, ny, nx = data.shape
     off = np.zeros((nints, ngroups, 4, 2), dtype=np.float64)
     bad = np.zeros((nints, ngroups), dtype=np.uint8)
-    for kk in prange(nints * (ngroups - 1)):
+    for kk in range(nints * (ngroups - 1)):
         i = kk // (ngroups - 1)
         g = 1 + kk % (ngroups - 1)
         buf = np.empty(ny, dtype=np.float64)
