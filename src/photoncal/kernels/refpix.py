@@ -410,6 +410,9 @@ def _refpix_nir_core(data, pixeldq, rowstart, colstart, fastaxis, slowaxis, nout
     det_dq = to_detector_frame(np.asarray(pixeldq, dtype=np.uint32), fastaxis, slowaxis)
     hd, wd = det4.shape[-2:]
     nk = nints * ngroups
+    planes = data.reshape(nk, ny, nx)
+    if not np.shares_memory(planes, data):
+        raise ValueError("the SCI array must be C-contiguous to be corrected in place")
 
     if not is_subarray or noutputs == 4:
         tb_vals, tb_dq, side_vals, side_dq = _nir_strips(det4, det_dq, r0, c0, dnu | refflag)
@@ -422,7 +425,6 @@ def _refpix_nir_core(data, pixeldq, rowstart, colstart, fastaxis, slowaxis, nout
         )
         col_terms = col_off[:, c0:c0 + wd]
         row_terms = row_off[:, r0:r0 + hd]
-        status = REFPIX_OK
     else:
         ref = ((det_dq & np.uint32(refflag)) != 0) & ((det_dq & np.uint32(dnu)) == 0)
         rows, cols = np.nonzero(ref)
@@ -435,14 +437,10 @@ def _refpix_nir_core(data, pixeldq, rowstart, colstart, fastaxis, slowaxis, nout
         full_parity = (np.arange(wd) + c0) % 2
         col_terms = means[:, full_parity]
         row_terms = np.zeros((nk, hd), dtype=np.float64)
-        status = REFPIX_OK
 
     yterm, xterm = _terms_in_science_frame(col_terms, row_terms, fastaxis, slowaxis)
-    planes = data.reshape(nk, ny, nx)
-    if not np.shares_memory(planes, data):
-        raise ValueError("the SCI array must be C-contiguous to be corrected in place")
     _subtract_terms(planes, yterm, xterm)
-    return status
+    return REFPIX_OK
 
 
 def refpix_nir(
