@@ -260,12 +260,12 @@ class DMSBase(Association):
         """True if this very item is a member.
 
         The copies list expansion makes of one pool row differ in the
-        expanded cell (one candidate each), so a copy for another candidate is
-        not taken for the row already added.
+        expanded cell (one candidate, one filter each), so a copy is not taken
+        for the row or another copy already added.
         """
-        filename, candidate = item.get("filename"), item.get("asn_candidate")
+        filename = item.get("filename")
         return any(
-            source.get("filename") == filename and source.get("asn_candidate") == candidate
+            source.get("filename") == filename and dict(source) == dict(item)
             for source in self.from_items
         )
 

@@ -114,16 +114,16 @@ def generate_associations(
                             candidate_ids.append(cid)
         discover = False
 
-    associations = []
-    if candidate_ids is not None or all_candidates:
-        rules = AssociationRegistry(
-            rule_defs,
-            include_default=not ignore_default,
-            global_constraints=candidate_constraint(),
-            name=CANDIDATE_RULESET,
-        )
-        items = candidate_items(pool, candidate_ids)
-        associations.extend(generate(items, rules, version_id=version_id, finalize=False)[0])
+    # Candidate associations are made in every mode: discovery keeps only the
+    # discovered associations that repeat none of them.
+    rules = AssociationRegistry(
+        rule_defs,
+        include_default=not ignore_default,
+        global_constraints=candidate_constraint(),
+        name=CANDIDATE_RULESET,
+    )
+    items = candidate_items(pool, candidate_ids)
+    associations = generate(items, rules, version_id=version_id, finalize=False)[0]
     if discover:
         rules = AssociationRegistry(
             rule_defs, include_default=not ignore_default, name=DISCOVER_RULESET
@@ -134,7 +134,7 @@ def generate_associations(
     if finalize_asns:
         associations = finalize(associations)
     if candidate_ids is None:
-        if not all_candidates:
+        if not all_candidates and finalize_asns:
             associations = [asn for asn in associations if asn.ruleset == DISCOVER_RULESET]
     elif dms_enabled:
         associations = [asn for asn in associations if asn["asn_id"] in requested]
