@@ -122,8 +122,16 @@ def generate_associations(
         global_constraints=candidate_constraint(),
         name=CANDIDATE_RULESET,
     )
-    items = candidate_items(pool, candidate_ids)
-    associations = generate(items, rules, version_id=version_id, finalize=False)[0]
+    associations = []
+    # One candidate at a time: an item only ever meets its candidate's
+    # associations, and only the rules that can be valid for its type run.
+    for (_, candidate_type), items in candidate_items(pool, candidate_ids).items():
+        allowed = rules.subset(
+            lambda rule: not hasattr(rule, "accepts_candidate_type")
+            or rule.accepts_candidate_type(candidate_type)
+        )
+        if allowed:
+            associations.extend(generate(items, allowed, version_id=version_id, finalize=False)[0])
     if discover:
         rules = AssociationRegistry(
             rule_defs, include_default=not ignore_default, name=DISCOVER_RULESET
@@ -163,7 +171,8 @@ def candidate_items(pool, candidate_ids=None):
 
     Returns
     -------
-    list of PoolRow
+    dict
+        ``{(id, type): [PoolRow, ...]}``.
     """
     rows = list(pool.rows())
     order = []
@@ -185,12 +194,14 @@ def candidate_items(pool, candidate_ids=None):
                 order.append(candidate)
                 members[candidate] = []
             members[candidate].append(row)
-    items = []
+    items = {}
     for candidate in order:
+        copies = []
         for row in members[candidate]:
             copy = row.copy()
             copy["asn_candidate"] = str(candidate)
-            items.append(copy)
+            copies.append(copy)
+        items[candidate] = copies
     return items
 
 
