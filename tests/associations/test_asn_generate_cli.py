@@ -7,7 +7,7 @@ import re
 from photoncal.associations import AssociationPool, load_asn
 from photoncal.cli.asn_generate import main
 
-from .conftest import exposure_name
+from .conftest import exposure_name, imaging_rows, write_pool
 
 
 def _written(path):
@@ -94,3 +94,19 @@ def test_errors(tmp_path, capsys):
     assert "Python rule files are not loaded" in capsys.readouterr().err
     assert main([str(pool), "--discover", "--all-candidates"]) == 2
     assert main(["--version"]) == 0
+
+
+def test_no_finalize_writes_only_what_validates(tmp_path, capsys):
+    # A background candidate without a background exposure: its level 2
+    # associations never become valid.
+    rows = [row.replace("('c1000', 'mosaic')", "('c1001', 'background')") for row in imaging_rows()]
+    pool = write_pool(tmp_path / "nobkg_pool.csv", rows)
+    out = tmp_path / "raw"
+    assert main([str(pool), "-p", str(out), "--no-finalize", "--all-candidates"]) == 0
+    names = _written(out)
+    assert "jw99009-o001_image3_001_asn.json" in names
+    assert not any(name.startswith("jw99009-c1001_image2") for name in names)
+    assert "not written" in capsys.readouterr().err
+    finalized = tmp_path / "final"
+    assert main([str(pool), "-p", str(finalized), "--all-candidates"]) == 0
+    assert "not written" not in capsys.readouterr().err

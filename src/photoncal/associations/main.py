@@ -23,7 +23,7 @@ from pathlib import Path
 from .association import make_timestamp
 from .constraint import evaluate
 from .dms import finalize, merge_level2, resequence
-from .exceptions import AssociationError
+from .exceptions import AssociationError, AssociationNotValidError
 from .generator import generate, orphaned_items
 from .registry import AssociationRegistry, candidate_constraint
 
@@ -135,10 +135,14 @@ def generate_associations(
     if discover:
         rules = AssociationRegistry(
             rule_defs, include_default=not ignore_default, name=DISCOVER_RULESET
+        ).subset(
+            lambda rule: not hasattr(rule, "accepts_candidate_type")
+            or rule.accepts_candidate_type("discovered")
         )
-        associations.extend(
-            generate(list(pool.rows()), rules, version_id=version_id, finalize=False)[0]
-        )
+        if rules:
+            associations.extend(
+                generate(list(pool.rows()), rules, version_id=version_id, finalize=False)[0]
+            )
     if finalize_asns:
         associations = finalize(associations)
     if candidate_ids is None:
@@ -223,12 +227,29 @@ def write_text_atomic(path, text) -> str:
     return str(path)
 
 
-def save_associations(associations, path=".", format="json"):  # noqa: A002
-    """Write each association to ``path`` under its DMS name; return the file paths."""
+def save_associations(associations, path=".", format="json", skip_invalid=False):  # noqa: A002
+    """Write each association to ``path`` under its DMS name; return the file paths.
+
+    Parameters
+    ----------
+    associations : list of Association
+    path : str or Path
+        Output directory.
+    format : {'json', 'yaml'}
+    skip_invalid : bool
+        Skip (with a warning) associations that do not validate, instead of
+        raising; for unfinalised lists.
+    """
     written = []
     names = set()
     for asn in associations:
-        name, text = asn.dump(format=format)
+        try:
+            name, text = asn.dump(format=format)
+        except AssociationNotValidError as error:
+            if not skip_invalid:
+                raise
+            logger.warning("not written: %s", error)
+            continue
         if name in names:
             raise AssociationError(f"two associations would both be written as {name!r}")
         names.add(name)

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -283,12 +284,24 @@ def load_rule_file(path):
         )
     if not path.is_file():
         raise AssociationError(f"rule file {str(path)!r} does not exist")
+    stat = path.stat()
+    return _load_rule_file(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@lru_cache(maxsize=64)
+def _load_rule_file(name, mtime_ns, size):
+    # Cached by name, modification time and size: registries are built often
+    # (one per generation mode) and the parsed definitions are only read.
+    path = Path(name)
     text = path.read_text()
     try:
         if path.suffix.lower() == ".json":
             content = json.loads(text)
         else:
-            content = yaml.safe_load(text)
+            content = yaml.load(text, Loader=_SAFE_LOADER)
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise AssociationError(f"rule file {str(path)!r} is not valid YAML/JSON: {error}") from error
     where = f"rule file {str(path)!r}"
@@ -301,9 +314,9 @@ def load_rule_file(path):
         _fail(where, "'constraints' must map block names to constraints")
     if not isinstance(rules, dict) or not rules:
         _fail(where, "'rules' must map rule names to their definitions, and name at least one")
-    for name, definition in rules.items():
-        rule_where = f"{where}, rule {name!r}"
-        if not isinstance(name, str) or not _NAME.match(name):
+    for rule_name, definition in rules.items():
+        rule_where = f"{where}, rule {rule_name!r}"
+        if not isinstance(rule_name, str) or not _NAME.match(rule_name):
             _fail(rule_where, "a rule name must be a Python identifier such as Asn_Lv3MyImage")
         if not isinstance(definition, dict):
             _fail(rule_where, "the definition must be a mapping")
