@@ -18,7 +18,10 @@ from photoncal.associations import (
 
 from .conftest import write_pool
 
-LEVEL2_RULES = {"Asn_Lv2Image", "Asn_Lv2ImageNonScience", "Asn_Lv2ImageSpecial", "Asn_Lv2ImageTSO", "Asn_Lv2FGS"}
+LEVEL2_RULES = {
+    "Asn_Lv2Image", "Asn_Lv2ImageNonScience", "Asn_Lv2ImageSpecial", "Asn_Lv2ImageTSO", "Asn_Lv2FGS",
+    "Asn_Lv2WFSC",
+}
 LEVEL3_RULES = {"Asn_Lv3Image", "Asn_Lv3ImageMosaic", "Asn_Lv3ImageBackground", "Asn_Lv3AMI", "Asn_Lv3MIRCoron"}
 
 

@@ -432,6 +432,15 @@ class DMSBase(Association):
         elements.sort(key=str.lower)
         return "-".join(elements) or "clear"
 
+    def get_slit_name(self) -> str:
+        """Fixed-slit names (``fxd_slit``, ``fxd_slit2``), sorted and joined with ``-``."""
+        names = []
+        for name in ("fxd_slit", "fxd_slit2"):
+            for value in sorted(self._found(name)):
+                if _valid({"v": value}, "v") is not None and value not in names:
+                    names.append(value)
+        return "-".join(sorted(names, key=str.lower))
+
     def get_subarray(self) -> str:
         values = self._found("subarray")
         subarray = "-".join(values)
@@ -670,12 +679,13 @@ class DMS_Level3_Base(DMSBase):  # noqa: N801 (the established name)
 
     @property
     def dms_product_name(self) -> str:
-        """``jwPPPPP-TNNNN_tNNN_<instrument>_<optical elements>[-<subarray>]``."""
+        """``jwPPPPP-TNNNN_tNNN_<instrument>_<optical elements>[-<slit>][-<subarray>]``."""
         subarray = self.get_subarray()
+        slit = self.get_slit_name()
         name = (
             f"jw{self.data['program']}-{self.acid.id}_{self.get_target()}_"
             f"{self.get_instrument()}_{self.get_opt_element()}"
-            f"{'-' + subarray if subarray else ''}"
+            f"{'-' + slit if slit else ''}{'-' + subarray if subarray else ''}"
         )
         return name.lower()
 
@@ -782,11 +792,13 @@ def _membership(asn):
 def prune(associations):
     """Remove duplicate associations.
 
-    1. Associations of one type with the same membership (different candidate
-       levels gathering the same exposures): the lowest-level candidate is
+    Called per rule set (level 2 and level 3 separately).
+
+    1. Associations with the same membership (different candidate levels, or
+       different rules, gathering the same exposures): the lowest-level candidate is
        kept, observation before association candidate before discovered;
-       for one candidate, a rule restricted to its type before a general one.
-    2. Associations of one type with the same product name where one
+       for one candidate, the association made last (by the rule tried last).
+    2. Associations with the same product name where one
        membership is a subset of the other (a level 2 observation candidate
        and the background candidate that adds the background exposure): the
        larger is kept.
@@ -794,18 +806,17 @@ def prune(associations):
     The order of the remaining associations is kept.
     """
     def preference(index):
-        asn = associations[index]
-        # Among equals, a rule made for the candidate's type (a mosaic rule
-        # for a mosaic candidate) is preferred to a general one.
-        specific = 0 if getattr(asn, "CANDIDATE_TYPES", None) else 1
-        return (candidate_sort_key(asn["asn_id"]), specific, index)
+        # Among equals, the association made last is kept: for one item the
+        # rules are tried in name order, so Asn_Lv3ImageMosaic wins over
+        # Asn_Lv3Image, as in the established generator.
+        return (candidate_sort_key(associations[index]["asn_id"]), -index)
 
     order = sorted(range(len(associations)), key=preference)
     kept_index = set()
     seen = set()
     for index in order:
         asn = associations[index]
-        key = (asn["asn_type"], _membership(asn))
+        key = _membership(asn)
         if key in seen:
             logger.debug("pruned %s: same members as an association kept", asn.asn_name)
             continue
@@ -815,7 +826,7 @@ def prune(associations):
 
     by_product = defaultdict(list)
     for asn in kept:
-        by_product[(asn["asn_type"], asn["products"][0]["name"])].append(asn)
+        by_product[asn["products"][0]["name"]].append(asn)
     dropped = set()
     for same_name in by_product.values():
         if len(same_name) < 2:
