@@ -35,6 +35,7 @@ __all__ = [
     "exposure_root",
     "member_name",
     "candidate_sort_key",
+    "classify_filename",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,25 @@ KNOWN_SUFFIXES = (
 _SUFFIX_REGEX = re.compile(
     r"^(?P<root>.+?)_(?P<suffix>" + "|".join(KNOWN_SUFFIXES) + r")(?P<ext>\.[A-Za-z0-9]+(\.gz)?)$"
 )
+
+# The spec's "field guide to file names" writes the quantifiers as {3:4},
+# which is not a regular expression quantifier; {3,4} is meant.
+#: Files made by a level 3 pipeline.
+LEVEL3_PRODUCT_REGEX = re.compile(r".+[aocr][0-9]{3,4}.+")
+#: Files of exposure-centric data.
+EXPOSURE_FILE_REGEX = re.compile(r"jw[0-9]{11}_[0-9]{5}_[0-9]{5}_.+\.fits")
+#: Files of target-centric data (combinations of exposures).
+TARGET_FILE_REGEX = re.compile(r"jw[0-9]{5}-[aocr][0-9]{3,4}_.+")
+
+
+def classify_filename(name: str) -> str | None:
+    """``'exposure'`` or ``'target'`` for DMS file names, else None (spec, field guide)."""
+    if EXPOSURE_FILE_REGEX.fullmatch(name):
+        return "exposure"
+    if TARGET_FILE_REGEX.fullmatch(name):
+        return "target"
+    return None
+
 
 #: First id of discovered (whole-program) associations.
 DISCOVERED_ID_START = 3001
