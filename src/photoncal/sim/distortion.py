@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 from astropy.modeling import models
+from numpy.polynomial.polynomial import polygrid2d
 
 from photoncal.sim.instruments import DetectorInfo, get_detector
 
@@ -178,15 +179,21 @@ def pixel_area_map(detector: str | DetectorInfo, slices=None) -> tuple[np.ndarra
         slices = (slice(0, ny), slice(0, nx))
     y = np.arange(ny, dtype=np.float64)[slices[0]] - det.y_ref
     x = np.arange(nx, dtype=np.float64)[slices[1]] - det.x_ref
-    dx, dy = np.meshgrid(x, y)
 
-    def partials(coeffs):
-        ddx = sum(c * i * dx ** max(i - 1, 0) * dy**j for (i, j), c in coeffs.items() if i > 0)
-        ddy = sum(c * j * dx**i * dy ** max(j - 1, 0) for (i, j), c in coeffs.items() if j > 0)
-        return ddx, ddy
+    def derivative_grids(coeffs):
+        """d/dx and d/dy of sum c_ij x^i y^j on the (y, x) grid."""
+        size = max(max(i, j) for i, j in coeffs) + 1
+        cx = np.zeros((size, size))
+        cy = np.zeros((size, size))
+        for (i, j), c in coeffs.items():
+            if i > 0:
+                cx[i - 1, j] += i * c
+            if j > 0:
+                cy[i, j - 1] += j * c
+        return polygrid2d(x, y, cx).T, polygrid2d(x, y, cy).T
 
-    a, b = partials(cv2)
-    c, d = partials(cv3)
+    a, b = derivative_grids(cv2)
+    c, d = derivative_grids(cv3)
     jac = np.abs(a * d - b * c)
     (a0, b0), (c0, d0) = partials_at_zero(cv2), partials_at_zero(cv3)
     ref = abs(a0 * d0 - b0 * c0)
