@@ -189,14 +189,15 @@ def setup_exposure(*, instrument=None, detector="NRCA1", subarray="FULL", readpa
                    dec=-27.79, roll=45.0, pointing_error=(0.0, 0.0, 0.0), dither_offset=(0.0, 0.0),
                    sky_offset=0.0, effects=None, seed=0, start_time=None, program=1234,
                    observation=1, visit=1, visit_group=1, parallel=1, activity=1,
-                   exposure=1) -> ExposureSetup:
+                   exposure=1, dither_applied=False) -> ExposureSetup:
     """Resolve and validate the description of one exposure.
 
     See :func:`photoncal.sim.simulate_exposure` for the parameters.
     ``attitude`` (an :class:`Attitude`) overrides ``ra``/``dec``/``roll``;
     ``pointing_error`` is ``(d_east, d_north)`` arcsec or
     ``(d_east, d_north, d_roll_deg)``; ``dither_offset`` is an ideal-frame
-    offset in arcsec applied to the commanded attitude.
+    offset in arcsec applied to the commanded attitude (only recorded when
+    ``dither_applied``: the attitude already includes the slew).
     """
     det = get_detector(detector, instrument)
     sub = get_subarray(det.instrument, subarray)
@@ -227,7 +228,7 @@ def setup_exposure(*, instrument=None, detector="NRCA1", subarray="FULL", readpa
         _, _, v2, v3 = aperture_reference(det, sub)
         attitude = attitude.at(v2, v3)
     commanded = attitude
-    if dither_offset is not None and any(dither_offset):
+    if dither_offset is not None and any(dither_offset) and not dither_applied:
         dx, dy = dither_offset
         ang = math.radians(det.v3_idl_yang)
         dv2 = det.vparity * dx * math.cos(ang) + dy * math.sin(ang)

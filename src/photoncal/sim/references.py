@@ -74,7 +74,7 @@ REFERENCE_TYPES = (
 
 
 def _fmt_name(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", str(text).lower())
+    return re.sub(r"[^a-z0-9_]+", "", str(text).lower())
 
 
 def reference_path(directory, detector: str, reftype: str, qualifier: str | None = None) -> str:
@@ -95,7 +95,7 @@ def dark_frames_needed(readpatt_nframes: int, groupgap: int, ngroups: int) -> in
 # common metadata
 
 
-def _common_meta(model, det: DetectorInfo, reftype: str, description: str, subarray="FULL"):
+def _common_meta(model, det: DetectorInfo, reftype: str, description: str = "", subarray="FULL"):
     meta = model.meta
     meta.date = _FILE_DATE
     meta.origin = SIMULATED_ORIGIN
@@ -147,7 +147,7 @@ def _write(model, path) -> str:
 def _write_mask(dm, det, props, path):
     model = dm.MaskModel(dq=props.mask_dq)
     model.dq_def = _dq_def(props.mask_dq)
-    _common_meta(model, det, "mask", "Simulated bad-pixel mask (hot, warm, dead, low QE, reference pixels)")
+    _common_meta(model, det, "mask", subarray=props.region.name, description="Simulated bad-pixel mask (hot, warm, dead, low QE, reference pixels)")
     return _write(model, path)
 
 
@@ -155,7 +155,7 @@ def _write_saturation(dm, det, props, path):
     dq = np.zeros(props.shape, dtype=np.uint32)
     model = dm.SaturationModel(data=props.saturation, dq=dq)
     model.dq_def = _dq_def(dq, [dqflags.pixel["NO_SAT_CHECK"]])
-    _common_meta(model, det, "saturation", "Simulated saturation threshold (raw DN, bias included)")
+    _common_meta(model, det, "saturation", subarray=props.region.name, description="Simulated saturation threshold (raw DN, bias included)")
     return _write(model, path)
 
 
@@ -164,7 +164,7 @@ def _write_superbias(dm, det, props, path):
     err = np.full(props.shape, 0.5, dtype=np.float32)
     model = dm.SuperBiasModel(data=props.superbias, err=err, dq=dq)
     model.dq_def = _dq_def(dq, [dqflags.pixel["UNRELIABLE_BIAS"]])
-    _common_meta(model, det, "superbias", "Simulated superbias")
+    _common_meta(model, det, "superbias", subarray=props.region.name, description="Simulated superbias")
     model.meta.exposure.readpatt = "ANY"
     return _write(model, path)
 
@@ -172,21 +172,21 @@ def _write_superbias(dm, det, props, path):
 def _write_linearity(dm, det, props, path):
     model = dm.LinearityModel(coeffs=props.linearity, dq=props.linearity_dq)
     model.dq_def = _dq_def(props.linearity_dq, [dqflags.pixel["NO_LIN_CORR"]])
-    _common_meta(model, det, "linearity",
+    _common_meta(model, det, "linearity", subarray=props.region.name, description=
                  "Simulated linearity correction: linear = sum c_i raw**i, raw bias-subtracted DN")
     return _write(model, path)
 
 
 def _write_gain(dm, det, props, path):
     model = dm.GainModel(data=props.gain)
-    _common_meta(model, det, "gain", "Simulated gain (electrons/DN)")
+    _common_meta(model, det, "gain", subarray=props.region.name, description="Simulated gain (electrons/DN)")
     model.meta.bunit_data = "electrons/DN"
     return _write(model, path)
 
 
 def _write_readnoise(dm, det, props, path):
     model = dm.ReadnoiseModel(data=props.readnoise)
-    _common_meta(model, det, "readnoise",
+    _common_meta(model, det, "readnoise", subarray=props.region.name, description=
                  "Simulated read noise: CDS noise in DN (single-frame noise x sqrt(2))")
     model.meta.bunit_data = "DN"
     return _write(model, path)
@@ -194,7 +194,7 @@ def _write_readnoise(dm, det, props, path):
 
 def _write_ipc(dm, det, props, path):
     model = dm.IPCModel(data=props.ipc_kernel)
-    _common_meta(model, det, "ipc", "Simulated IPC deconvolution kernel (3x3, sum 1)")
+    _common_meta(model, det, "ipc", subarray="FULL", description="Simulated IPC deconvolution kernel (3x3, sum 1)")
     return _write(model, path)
 
 
@@ -202,14 +202,14 @@ def _write_trapdensity(dm, det, props, path):
     dq = np.zeros(props.shape, dtype=np.uint32)
     model = dm.TrapDensityModel(data=props.trapdensity, dq=dq)
     model.dq_def = _dq_def(dq)
-    _common_meta(model, det, "trapdensity", "Simulated relative trap density (median 1)")
+    _common_meta(model, det, "trapdensity", subarray=props.region.name, description="Simulated relative trap density (median 1)")
     return _write(model, path)
 
 
 def _write_trappars(dm, det, props, path):
     model = dm.TrapParsModel()
     model.trappars_table = props.trappars
-    _common_meta(model, det, "trappars", "Simulated persistence trap parameters (3 families)")
+    _common_meta(model, det, "trappars", subarray="FULL", description="Simulated persistence trap parameters (3 families)")
     return _write(model, path)
 
 
@@ -217,7 +217,7 @@ def _write_persat(dm, det, props, path):
     dq = np.zeros(props.shape, dtype=np.uint32)
     model = dm.PersistenceSatModel(data=props.persat, dq=dq)
     model.dq_def = _dq_def(dq)
-    _common_meta(model, det, "persat", "Simulated persistence saturation (full well above bias, DN)")
+    _common_meta(model, det, "persat", subarray=props.region.name, description="Simulated persistence saturation (full well above bias, DN)")
     return _write(model, path)
 
 
@@ -225,7 +225,7 @@ def _write_flat(dm, det, props, path, filt):
     err = np.full(props.shape, 0.002, dtype=np.float32)
     model = dm.FlatModel(data=props.flat, err=err, dq=props.flat_dq)
     model.dq_def = _dq_def(props.flat_dq)
-    _common_meta(model, det, "flat",
+    _common_meta(model, det, "flat", subarray=props.region.name, description=
                  f"Simulated flat field for {filt.name}: pixel response x relative pixel area")
     model.meta.instrument.filter = filt.filter
     if det.instrument in ("NIRCAM", "NIRISS"):
@@ -236,7 +236,7 @@ def _write_flat(dm, det, props, path, filt):
 
 def _write_area(dm, det, props, path):
     model = dm.PixelAreaModel(data=props.area)
-    _common_meta(model, det, "area", "Simulated pixel area map (relative to PIXAR_SR)")
+    _common_meta(model, det, "area", subarray=props.region.name, description="Simulated pixel area map (relative to PIXAR_SR)")
     model.meta.exposure.type = det.exp_type
     model.meta.instrument.filter = "ANY"
     if det.instrument in ("NIRCAM", "NIRISS"):
@@ -270,7 +270,7 @@ def _write_photom(dm, det, props, path):
         dtype = [("filter", "S12"), ("subarray", "S17"), ("photmjsr", "<f4"), ("uncertainty", "<f4")]
     model = cls()
     model.phot_table = np.array(rows, dtype=dtype)
-    _common_meta(model, det, "photom", "Simulated photometric calibration (MJy/sr per DN/s)")
+    _common_meta(model, det, "photom", subarray="FULL", description="Simulated photometric calibration (MJy/sr per DN/s)")
     model.meta.exposure.type = det.exp_type
     model.meta.photometry.pixelarea_steradians = float(props.pixar_sr)
     model.meta.photometry.pixelarea_arcsecsq = float(props.pixar_sr * ARCSEC2_PER_SR)
@@ -337,7 +337,7 @@ def _write_rscd(dm, det, props, path):
     model = dm.RSCDModel()
     model.rscd_table = table
     model.rscd_group_skip_table = skip
-    _common_meta(model, det, "rscd",
+    _common_meta(model, det, "rscd", subarray="FULL", description=
                  "Simulated RSCD: later integrations low by dn_accumulated*scale1*exp(-T/tau1), T in frames")
     return _write(model, path)
 
@@ -421,7 +421,8 @@ def _remove_other_versions(directory, detector):
 
 def ensure_reference_set(instrument: str | None, detector: str, *, subarray: str = "FULL",
                          readpatt: str | None = None, ngroups: int | None = None,
-                         filters=None, directory=None, overwrite: bool = False) -> dict:
+                         filters=None, directory=None, overwrite: bool = False,
+                         cutout: bool = False) -> dict:
     """Write the default simulated reference set of one detector, if absent.
 
     Parameters
@@ -445,6 +446,10 @@ def ensure_reference_set(instrument: str | None, detector: str, *, subarray: str
         Default :func:`photoncal.config.default_reference_dir`.
     overwrite : bool
         Rewrite files that exist.
+    cutout : bool
+        Write every image reference at the size of ``subarray`` (SUBARRAY =
+        that subarray) instead of full frame: the same pixel values, much
+        smaller files (for tests).
 
     Returns
     -------
@@ -477,13 +482,19 @@ def ensure_reference_set(instrument: str | None, detector: str, *, subarray: str
         filters = [get_filter(det.instrument, f) for f in filters]
 
     paths: dict = {}
+    region = sub.name if cutout else "FULL"
+    region_tag = sub.name if cutout else None
     full = None
 
     def props_full():
         nonlocal full
         if full is None:
-            full = detector_properties(det.name, "FULL")
+            full = detector_properties(det.name, region)
         return full
+
+    def qualify(*parts):
+        tags = [p for p in (*parts, region_tag) if p]
+        return "_".join(tags) if tags else None
 
     def need(path):
         return overwrite or not os.path.exists(path)
@@ -499,7 +510,8 @@ def ensure_reference_set(instrument: str | None, detector: str, *, subarray: str
         simple["rscd"] = _write_rscd
     simple.update({"photom": _write_photom, "area": _write_area})
     for reftype, writer in simple.items():
-        path = reference_path(directory, det.name, reftype)
+        path = reference_path(directory, det.name, reftype,
+                              None if reftype in ("ipc", "trappars", "photom", "rscd") else qualify())
         if need(path):
             writer(dm, det, props_full(), path)
         paths[reftype] = path
@@ -507,7 +519,7 @@ def ensure_reference_set(instrument: str | None, detector: str, *, subarray: str
     flats = {}
     for filt in filters:
         qualifier = filt.name if filt.pupil in ("CLEAR", "CLEARP", "N/A") else f"{filt.filter}_{filt.pupil}"
-        path = reference_path(directory, det.name, "flat", qualifier if filt.name != "N/A" else None)
+        path = reference_path(directory, det.name, "flat", qualify(qualifier if filt.name != "N/A" else None))
         if need(path):
             _write_flat(dm, det, props_full(), path, filt)
         flats[filt.name] = path
