@@ -294,10 +294,36 @@ class DetectorProperties:
 
     @cached_property
     def linearity(self) -> np.ndarray:
-        """LINEARITY coefficients (5, ny, nx), float32: linear = sum c_i raw**i.
+        """The LINEARITY reference coefficients (5, ny, nx), float32.
 
-        Non-linearity reaches ~6-8 % at the full well; reference and dead
-        pixels carry the identity (0, 1, 0, 0, 0).
+        Near-infrared detectors are linearised after the superbias is
+        subtracted, so the reference holds :attr:`linearity_signal` itself.
+        MIRI is linearised on the raw data, bias included: its reference
+        holds the same polynomial re-expanded in powers of the raw value
+        (``sum c_i (raw - bias)**i = sum c'_j raw**j``).
+        """
+        coeffs = self.linearity_signal
+        if not self.info.is_miri:
+            return coeffs
+        from math import comb
+
+        c = coeffs.astype(np.float64)
+        bias = self.superbias.astype(np.float64)
+        out = np.zeros_like(c)
+        n = c.shape[0]
+        for j in range(n):
+            for i in range(j, n):
+                out[j] += c[i] * comb(i, j) * (-bias) ** (i - j)
+        return out.astype(np.float32)
+
+    @cached_property
+    def linearity_signal(self) -> np.ndarray:
+        """Linearity coefficients of the signal above bias (5, ny, nx), float32.
+
+        ``linear = sum c_i s**i`` with ``s`` the raw DN above bias; the
+        simulator applies the exact inverse.  Non-linearity reaches ~6-8 % at
+        the full well; reference and dead pixels carry the identity
+        (0, 1, 0, 0, 0).
         """
         fw = self.info.full_well
         c2 = 1.2e-6 * (50000.0 / fw) * (1 + 0.1 * self._smooth("lin_c2") + 0.03 * self._normal("lin_c2"))

@@ -423,7 +423,7 @@ def simulate_arrays(setup: ExposureSetup, keep_ramp: bool = False) -> SimulatedE
         clip = bias + cut(props.full_well)
         clip[refmask] = 65535.0
         clip = np.minimum(clip, 65535.0)
-    coeffs = cut(props.linearity) if eff.nonlinearity else None
+    coeffs = cut(props.linearity_signal) if eff.nonlinearity else None
     read_noise = cut(props.readnoise) / math.sqrt(2.0) if eff.read_noise else 0.0
     sim = simulate_ramps(
         rate_e, frame_time=setup.timing["frame_time"], read_pattern=setup.read_pattern,
