@@ -167,16 +167,26 @@ def _check_truncation(name, hdulist, path):
     if path is None or str(path).lower().endswith((".gz", ".bz2", ".zip")):
         return
     size = os.path.getsize(path)
-    for i in range(len(hdulist)):
-        info = hdulist.fileinfo(i)
-        if info is None:
-            continue
-        end = info["datLoc"] + info["datSpan"]
-        if end > size:
-            raise DataModelError(
-                f"{name}: file is truncated: extension {i} ({_hdu_name(hdulist[i], i)}) needs {end} bytes, "
-                f"the file has {size}"
-            )
+    last = len(hdulist) - 1
+    hdu = hdulist[last]
+    offset, span = getattr(hdu, "_data_offset", None), getattr(hdu, "_data_size", None)
+    if offset is None or span is None:
+        info = hdulist.fileinfo(last)
+        offset, span = info["datLoc"], info["datSpan"]
+    if offset + span > size:
+        raise DataModelError(
+            f"{name}: file is truncated: extension {last} ({_hdu_name(hdu, last)}) needs {offset + span} bytes, "
+            f"the file has {size}"
+        )
+
+
+class OpenedFits:
+    """A FITS file :func:`datamodels.open` already opened, handed to the model it chose."""
+
+    def __init__(self, path, hdulist, name=None):
+        self.path = path
+        self.hdulist = hdulist
+        self.name = name or path
 
 
 def open_hdulist(init, memmap=False):
@@ -211,7 +221,9 @@ def read_fits(model, init):
 
     owned = not isinstance(init, fits.HDUList)
     name = model._source or "<HDUList>"
-    if owned:
+    if isinstance(init, OpenedFits):
+        hdulist, path = init.hdulist, init.path
+    elif owned:
         hdulist = open_hdulist(init, memmap=model._memmap)
         path = os.fspath(init) if isinstance(init, (str, os.PathLike)) else None
     else:

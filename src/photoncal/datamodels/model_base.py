@@ -331,6 +331,14 @@ class DataModel:
 
     def _init_from_object(self, init):
         module = type(init).__module__
+        if type(init).__name__ == "OpenedFits":
+            from . import fits_io
+
+            object.__setattr__(self, "_source", init.name)
+            fits_io.read_fits(self, init)
+            if init.path:
+                self._instance.setdefault("meta", {})["filename"] = os.path.basename(init.path)
+            return
         if module.startswith("astropy.io.fits") and type(init).__name__ == "HDUList":
             from . import fits_io
 
@@ -407,15 +415,16 @@ class DataModel:
     def _invalid(self, name, exc, value, reading):
         """Apply pass_invalid_values / strict_validation; return (store, value)."""
         message = str(exc)
+        cause = exc if isinstance(exc, BaseException) else None
         if reading:
             if self._strict_validation:
-                raise ValidationError(message) from exc
+                raise ValidationError(message) from cause
             warnings.warn(message, ValidationWarning, stacklevel=4)
             return self._pass_invalid_values, value
         if self._pass_invalid_values:
             warnings.warn(message, ValidationWarning, stacklevel=4)
             return True, value
-        raise ValidationError(message) from exc
+        raise ValidationError(message) from cause
 
     def _convert_tree(self, path, value, node, reading=False):
         """Validate a dict/list/scalar value against ``node`` recursively."""

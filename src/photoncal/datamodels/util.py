@@ -146,10 +146,12 @@ def is_association(data) -> bool:
     return isinstance(data, dict) and "products" in data and ("asn_id" in data or "asn_rule" in data or "asn_type" in data)
 
 
-def _class_for_fits(path_or_file, name, strict):
+def _class_for_fits(path_or_file, name, strict, hdulist=None):
     from .fits_io import ASDF_EXTNAME, open_hdulist
 
-    hdulist = open_hdulist(path_or_file, memmap=True)
+    keep_open = hdulist is not None
+    if hdulist is None:
+        hdulist = open_hdulist(path_or_file, memmap=True)
     try:
         header = hdulist[0].header
         names = [(h.name.upper(), int(h.header.get("EXTVER", 1))) for h in hdulist[1:]]
@@ -173,9 +175,10 @@ def _class_for_fits(path_or_file, name, strict):
                 model_type = None
         return guess_class(header, sci_shape, has_dq, ("SCI", 2) in names, model_type, name, strict)
     finally:
-        hdulist.close()
-        if hasattr(path_or_file, "seek"):
-            path_or_file.seek(0)
+        if not keep_open:
+            hdulist.close()
+            if hasattr(path_or_file, "seek"):
+                path_or_file.seek(0)
 
 
 def _class_for_asdf(init, name, strict):
@@ -248,8 +251,16 @@ def open(init=None, memmap=False, **kwargs):  # noqa: A001 - the established nam
         if fmt == "json":
             return ModelContainer(path, **kwargs)
         if fmt == "fits":
-            cls = _class_for_fits(path, path, strict)
-        elif fmt == "asdf":
+            from .fits_io import OpenedFits, open_hdulist
+
+            hdulist = open_hdulist(path, memmap=memmap)
+            try:
+                cls = _class_for_fits(path, path, strict, hdulist=hdulist)
+                return cls(OpenedFits(path, hdulist), memmap=memmap, **kwargs)
+            except BaseException:
+                hdulist.close()
+                raise
+        if fmt == "asdf":
             cls = _class_for_asdf(path, path, strict)
         else:
             raise DataModelError(f"{path}: not a FITS, ASDF or association file")
@@ -269,7 +280,11 @@ def open(init=None, memmap=False, **kwargs):  # noqa: A001 - the established nam
         fmt = sniff_format(init)
         name = getattr(init, "name", "<file object>")
         if fmt == "fits":
-            cls = _class_for_fits(init, name, strict)
+            from .fits_io import OpenedFits, open_hdulist
+
+            hdulist = open_hdulist(init, memmap=memmap)
+            cls = _class_for_fits(init, name, strict, hdulist=hdulist)
+            return cls(OpenedFits(None, hdulist, name), memmap=memmap, **kwargs)
         elif fmt == "asdf":
             cls = _class_for_asdf(init, name, strict)
         elif fmt == "json":
