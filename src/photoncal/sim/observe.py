@@ -527,13 +527,16 @@ def simulate_dither_set(n_exposures: int = 4, *, instrument=None, detector="NRCA
         raise ValueError(f"{len(dither_offsets)} dither offsets given for {n_exposures} exposures")
     base = default_attitude(primary, sub, ra, dec, roll)
     if scene is None:
-        # Cover every detector and dither position.
-        centres = [base.at(*aperture_reference(d, sub)[2:]) for d in dets]
+        # n_stars and n_galaxies around each detector, over every dither position.
         radius = 0.75 * field_size + max(math.hypot(*o) for o in dither_offsets)
-        radius += max(math.hypot((c.ra_ref - ra) * math.cos(math.radians(dec)), c.dec_ref - dec) * 3600
-                      for c in centres)
-        scene = make_scene(ra, dec, radius=radius, n_stars=n_stars * len(dets),
-                           n_galaxies=n_galaxies * len(dets), seed=int(rng.integers(2**31)))
+        parts = []
+        for d in dets:
+            centre = base.at(*aperture_reference(d, sub)[2:])
+            parts.append(make_scene(centre.ra_ref, centre.dec_ref, radius=radius, n_stars=n_stars,
+                                    n_galaxies=n_galaxies, seed=int(rng.integers(2**31))).sources)
+        sources = np.concatenate(parts)
+        sources["id"] = np.arange(1, sources.size + 1)
+        scene = Scene(sources, None, float(ra), float(dec))
     start = Time(start_time or "2025-01-15T03:00:00.000", scale="utc")
     dataset = DitherSet(scene=scene)
     output_dir = os.fspath(output_dir)
