@@ -8,7 +8,9 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["Truth", "truth_path_for"]
+__all__ = ["Truth", "truth_path_for", "amplifier_parity_maps"]
+
+_DERIVED = ("amplifier", "parity")
 
 
 def truth_path_for(exposure_path) -> str:
@@ -171,7 +173,8 @@ class Truth:
         tree = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None:
+            # The amplifier and parity maps follow from the detector and subarray.
+            if value is None or f.name in _DERIVED:
                 continue
             if isinstance(value, tuple):
                 value = list(value)
@@ -180,7 +183,7 @@ class Truth:
         fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".asdf", dir=directory)
         os.close(fd)
         try:
-            asdf.AsdfFile({"photoncal_truth": tree}).write_to(tmp, all_array_compression="zlib")
+            asdf.AsdfFile({"photoncal_truth": tree}).write_to(tmp)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -207,4 +210,27 @@ class Truth:
         for name in ("dither_offset", "filter_offset"):
             if name in kwargs:
                 kwargs[name] = tuple(float(v) for v in kwargs[name])
-        return cls(**kwargs)
+        truth = cls(**kwargs)
+        if truth.detector and truth.subarray:
+            truth.amplifier, truth.parity = amplifier_parity_maps(truth.detector, truth.subarray["name"])
+        return truth
+
+
+def amplifier_parity_maps(detector: str, subarray: str):
+    """The amplifier index and offset-parity index of every pixel of an exposure."""
+    from photoncal.sim.instruments import (
+        amplifier_map,
+        detector_column_map,
+        detector_row_map,
+        get_detector,
+        get_subarray,
+    )
+
+    det = get_detector(detector)
+    sub = get_subarray(det.instrument, subarray)
+    amps = amplifier_map(det, sub).astype(np.int8)
+    if det.is_miri:
+        parity = (detector_row_map(det, sub) % 2).astype(np.int8)
+    else:
+        parity = (detector_column_map(det, sub) % 2).astype(np.int8)
+    return amps, parity
