@@ -191,17 +191,17 @@ def test_dark_grows_and_pattern_darks_for_large_arrays(tmp_path, monkeypatch):
     from photoncal.sim import references
 
     paths = ensure_reference_set("NIRCAM", "NRCA3", subarray="SUB64P", readpatt="RAPID", ngroups=3,
-                                 directory=tmp_path)
+                                 directory=tmp_path, cutout=True)
     assert fits.getval(paths["dark"], "NGROUPS") == 3
     # A longer exposure needs more frames: the frame dark is rewritten, never shrunk.
     paths = ensure_reference_set("NIRCAM", "NRCA3", subarray="SUB64P", readpatt="SHALLOW4", ngroups=4,
-                                 directory=tmp_path)
+                                 directory=tmp_path, cutout=True)
     assert fits.getval(paths["dark"], "NGROUPS") == 4 * 4 + 3 * 1
     assert fits.getval(paths["dark"], "NFRAMES") == 1
     # Above the size limit, a dark pre-averaged for the readout pattern.
     monkeypatch.setattr(references, "MAX_FRAME_DARK_BYTES", 1000)
     paths = ensure_reference_set("NIRCAM", "NRCA3", subarray="SUB64P", readpatt="MEDIUM8", ngroups=4,
-                                 directory=tmp_path)
+                                 directory=tmp_path, cutout=True)
     header = fits.getheader(paths["dark"])
     assert (header["NFRAMES"], header["GROUPGAP"], header["READPATT"]) == (8, 2, "MEDIUM8")
     assert header["NGROUPS"] == 10
@@ -230,10 +230,10 @@ def test_reference_selection_finds_the_set(tmp_path, sim_cache):
     from photoncal.sim import simulate_exposure
 
     refdir = tmp_path / "refs"
-    path, _ = simulate_exposure("NIRCAM", "NRCA2", "SUB160", "RAPID", ngroups=3, seed=1,
+    path, _ = simulate_exposure("MIRI", "MIRIMAGE", "SUB64", "FAST", ngroups=3, seed=1,
                                 output_dir=tmp_path, reference_dir=refdir)
-    expected = ensure_reference_set("NIRCAM", "NRCA2", subarray="SUB160", readpatt="RAPID",
-                                    ngroups=3, filters=["F200W"], directory=refdir)
+    expected = ensure_reference_set("MIRI", "MIRIMAGE", subarray="SUB64", readpatt="FAST",
+                                    ngroups=3, filters=["F770W"], directory=refdir)
     files = references.index_directory(refdir)
     with datamodels.open(path) as model:
         values = references.selection_values(model)
