@@ -45,7 +45,7 @@ from photoncal.sim.instruments import (
     get_readout_pattern,
     get_subarray,
 )
-from photoncal.sim.photometry import photmjsr, photuja2, ARCSEC2_PER_SR
+from photoncal.sim.photometry import ARCSEC2_PER_SR, photmjsr
 
 __all__ = [
     "REFERENCE_SET_VERSION",
