@@ -428,3 +428,46 @@ def test_warnings_are_not_emitted_for_clean_round_trip(tmp_path):
         m2 = dm.open(path)
         m2.data
         m2.validate()
+
+
+def test_setitem_creates_missing_levels():
+    m = dm.ImageModel()
+    m["meta.ref_file.brand_new_type.name"] = "jwst_nircam_brandnew_0001.fits"
+    assert m.meta.ref_file.brand_new_type.name == "jwst_nircam_brandnew_0001.fits"
+    m["meta.cal_step.jump"] = "COMPLETE"
+    with pytest.raises(ValidationError):
+        m["meta.cal_step.jump"] = "MAYBE"
+
+
+def test_pickle_carries_content(tmp_path):
+    import pickle
+
+    path = dm.ImageModel(np.full((3, 3), 4.0, np.float32)).save(tmp_path / "p.fits")
+    m = dm.open(path)
+    m.meta.instrument.name = "NIRCAM"
+    clone = pickle.loads(pickle.dumps(m))
+    assert type(clone) is dm.ImageModel and clone.meta.instrument.name == "NIRCAM"
+    assert clone.data.sum() == 36.0
+
+
+def test_mask_field_lookup():
+    from photoncal import dqflags
+
+    mask = dm.MaskModel(dq=np.array([[0, 1], [1024, 1025]], np.uint32), dq_def=dqflags.dqdef_table([1, 1024]))
+    np.testing.assert_array_equal(mask.get_mask_for_field("DEAD"), [[0, 0], [1024, 1024]])
+    with pytest.raises(ValueError, match="HOT"):
+        mask.get_mask_for_field("HOT")
+
+
+def test_long_values_write_without_warnings(tmp_path):
+    m = dm.ImageModel((2, 2))
+    m.meta.program.title = "A very long proposal title " * 6
+    m.meta.ref_file.gain.name = "crds://jwst_nircam_gain_" + "0" * 50 + ".fits"
+    m._extra_fits.PRIMARY.LONGONE = "y" * 70
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = m.save(tmp_path / "long.fits")
+        again = dm.open(path)
+    assert again.meta.program.title == m.meta.program.title.rstrip()
+    assert again.meta.ref_file.gain.name == m.meta.ref_file.gain.name
+    assert again._extra_fits.PRIMARY.LONGONE == "y" * 70

@@ -1,7 +1,14 @@
 """ASDF reading and writing: ``.asdf`` files and the ASDF extension of FITS files.
 
-``asdf`` (and through its extensions ``gwcs``/``asdf-astropy``) is imported
-only here, on first use, so that importing the data models stays cheap.
+The ASDF extension of a FITS file usually holds plain YAML (the metadata
+tree, plus references such as ``!core/ndarray-1.1.0 {source: 'fits:SCI,1'}``
+to the extensions that hold the arrays).  Such documents are read and
+written here directly with the YAML library: loading the ``asdf`` library
+with all its extensions takes seconds, which every command would otherwise
+pay.  Documents with anything else (a gwcs object, arrays in ASDF blocks)
+go through ``asdf``; on reading, only the tagged values are deferred
+(:class:`~.node.LazyAsdfValue`) and ``asdf`` runs when one of them is first
+used.  ``asdf``, ``gwcs`` and ``asdf-astropy`` are imported only then.
 """
 
 from __future__ import annotations
@@ -13,12 +20,15 @@ import re
 import numpy as np
 
 from .errors import DataModelError
-from .node import LazyArray
+from .node import LazyArray, LazyAsdfValue
 
-__all__ = ["tree_from_fits", "tree_for_fits", "asdf_hdu", "read_asdf", "to_asdf_file"]
+__all__ = ["tree_from_fits", "tree_for_fits", "asdf_hdu", "read_asdf", "to_asdf_file", "FitsArrayRef"]
 
 _FITS_SOURCE = re.compile(r"^fits:(?:(?P<name>[ -~]+?),)?(?P<ver>\d+)$")
 _DROP_KEYS = ("asdf_library", "history", "_fits_hash", "extra_fits")
+_CORE = "tag:stsci.edu:asdf/core/"
+_NDARRAY_TAG = _CORE + "ndarray-1.1.0"
+_PLAIN_CORE_TAGS = ("asdf-", "software-", "extension_metadata-", "history_entry-")
 
 
 def _asdf():
@@ -42,29 +52,315 @@ def _plain_array(arr):
     return table
 
 
+def _empty(value):
+    """A mapping with nothing but empty mappings below it (left by attribute reads)."""
+    return isinstance(value, dict) and not _is_tagged(value) and all(_empty(v) for v in value.values())
+
+
 def _is_tagged(node):
     return type(node).__name__ in ("TaggedDict", "TaggedList", "TaggedString")
 
 
+class _Unsupported(Exception):
+    """The document needs the asdf library."""
+
+
+class FitsArrayRef:
+    """Reference from the ASDF tree to the FITS extension holding an array."""
+
+    __slots__ = ("name", "ver", "shape", "dtype")
+
+    def __init__(self, name, ver, shape, dtype):
+        self.name, self.ver, self.shape, self.dtype = name, ver, tuple(shape), dtype
+
+    @property
+    def source(self):
+        return f"fits:{self.name},{self.ver}"
+
+
+def _asdf_datatype(dtype):
+    """(datatype, byteorder) of a dtype as stored big-endian in FITS, in ASDF notation."""
+    if dtype.names is not None:
+        columns = []
+        for name in dtype.names:
+            sub = dtype.fields[name][0]
+            column = {"name": name}
+            datatype, byteorder = _asdf_datatype(sub.base)
+            column["datatype"] = datatype
+            column["byteorder"] = byteorder
+            if sub.shape:
+                column["shape"] = list(sub.shape)
+            columns.append(column)
+        return columns, "big"
+    if dtype.kind in "SU":
+        return ["ascii" if dtype.kind == "S" else "ucs4", dtype.itemsize // (1 if dtype.kind == "S" else 4)], "big"
+    if dtype.kind == "b":
+        return "bool8", "big"
+    return {"i": "int", "u": "uint", "f": "float", "c": "complex"}[dtype.kind] + str(dtype.itemsize * 8), "big"
+
+
+# ------------------------------------------------------------- YAML fast path
+
+
+class _Deferred:
+    __slots__ = ("tag",)
+
+    def __init__(self, tag):
+        self.tag = tag
+
+
+_loader_class = None
+_dumper_class = None
+
+
+def _yaml_loader():
+    global _loader_class
+    if _loader_class is None:
+        import yaml
+
+        base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+        class Loader(base):
+            pass
+
+        def construct_tagged(loader, tag, node):
+            if tag.startswith(_CORE + "ndarray-"):
+                if not isinstance(node, yaml.MappingNode):
+                    raise _Unsupported(tag)
+                mapping = loader.construct_mapping(node, deep=True)
+                m = _FITS_SOURCE.match(str(mapping.get("source", "")))
+                if m is None:
+                    raise _Unsupported("array outside FITS extensions")
+                return FitsArrayRef(m.group("name"), int(m.group("ver")), mapping.get("shape", ()), None)
+            if tag.startswith(_CORE) and tag[len(_CORE):].startswith(_PLAIN_CORE_TAGS):
+                if isinstance(node, yaml.MappingNode):
+                    return loader.construct_mapping(node, deep=True)
+                if isinstance(node, yaml.SequenceNode):
+                    return loader.construct_sequence(node, deep=True)
+                return loader.construct_scalar(node)
+            return _Deferred(tag)
+
+        Loader.add_multi_constructor("", construct_tagged)
+        _loader_class = Loader
+    return _loader_class
+
+
+def _yaml_part(raw: bytes):
+    """The YAML document of an ASDF file; raises _Unsupported if binary blocks follow."""
+    if not raw.startswith(b"#ASDF"):
+        raise DataModelError("not an ASDF document (no #ASDF header)")
+    end = raw.find(b"\n...")
+    if end < 0:
+        raise _Unsupported("no YAML end marker")
+    rest = raw[end + 4:].lstrip(b"\r\n")
+    if rest and not rest.startswith(b"#ASDF BLOCK INDEX"):
+        raise _Unsupported("binary blocks")
+    return raw[: end + 4]
+
+
+def _fast_tree(raw: bytes):
+    import yaml
+
+    text = _yaml_part(raw)
+    try:
+        tree = yaml.load(text, Loader=_yaml_loader())
+    except _Unsupported:
+        raise
+    except yaml.YAMLError as exc:
+        raise DataModelError(f"invalid YAML in the ASDF document: {exc}") from exc
+    if not isinstance(tree, dict):
+        raise DataModelError("the ASDF document's tree is not a mapping")
+    return tree
+
+
+class _DeferredDocument:
+    """The full asdf reading of a document, done once, when a deferred value is needed."""
+
+    def __init__(self, raw: bytes, name: str):
+        self.raw = raw
+        self.name = name
+        self._tree = None
+
+    def value_at(self, path):
+        if self._tree is None:
+            asdf = _asdf()
+            from asdf.tags.core import NDArrayType
+
+            def convert(node):
+                if isinstance(node, NDArrayType):
+                    return None  # arrays come from the FITS extensions, not from here
+                if _is_tagged(node):
+                    return node
+                if isinstance(node, dict):
+                    return {k: convert(v) for k, v in node.items()}
+                if isinstance(node, list):
+                    return [convert(v) for v in node]
+                return node
+
+            try:
+                with asdf.open(io.BytesIO(self.raw), lazy_load=True, memmap=False,
+                               ignore_missing_extensions=True) as af:
+                    self._tree = convert(dict(af.tree))
+            except Exception as exc:
+                raise DataModelError(f"{self.name}: cannot read the ASDF extension: {exc}") from exc
+        node = self._tree
+        for key in path:
+            node = node[key]
+        return node
+
+
+def _defer(tree, document, path=()):
+    """Replace _Deferred placeholders by lazy values of ``document``."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if isinstance(value, _Deferred):
+                tree[key] = LazyAsdfValue(document, path + (key,))
+            elif isinstance(value, (dict, list)):
+                _defer(value, document, path + (key,))
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            if isinstance(value, _Deferred):
+                tree[i] = LazyAsdfValue(document, path + (i,))
+            elif isinstance(value, (dict, list)):
+                _defer(value, document, path + (i,))
+    return tree
+
+
+def _fast_dump(tree) -> bytes:
+    """An ASDF document of a tree of plain values and FITS references, without asdf."""
+    global _dumper_class
+    import yaml
+
+    if _dumper_class is None:
+        base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+        class Dumper(base):
+            pass
+
+        def represent_ref(dumper, ref):
+            datatype, byteorder = _asdf_datatype(ref.dtype)
+            return dumper.represent_mapping(_NDARRAY_TAG, {
+                "source": ref.source, "datatype": datatype, "byteorder": byteorder, "shape": list(ref.shape)})
+
+        def represent_root(dumper, root):
+            return dumper.represent_mapping(_CORE + "asdf-1.1.0", root.tree)
+
+        def represent_software(dumper, software):
+            return dumper.represent_mapping(_CORE + "software-1.0.0", software.info)
+
+        Dumper.add_representer(FitsArrayRef, represent_ref)
+        Dumper.add_representer(_Root, represent_root)
+        Dumper.add_representer(_Software, represent_software)
+        _dumper_class = Dumper
+
+    def check(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if not isinstance(k, str):
+                    raise _Unsupported("non-string key")
+                check(v)
+        elif isinstance(node, list):
+            for v in node:
+                check(v)
+        elif not isinstance(node, (str, bool, int, float, FitsArrayRef)) or type(node) not in (
+                str, bool, int, float, FitsArrayRef):
+            raise _Unsupported(type(node).__name__)
+
+    check(tree)
+    from photoncal import __version__
+
+    root = {"asdf_library": _Software({"name": "photoncal", "version": __version__})}
+    root.update(tree)
+    text = yaml.dump(_Root(root), Dumper=_dumper_class, explicit_start=True, explicit_end=True,
+                     version=(1, 1), tags={"!": "tag:stsci.edu:asdf/"}, sort_keys=False,
+                     default_flow_style=None, width=100, allow_unicode=False)
+    return b"#ASDF 1.0.0\n#ASDF_STANDARD 1.6.0\n" + text.encode("ascii")
+
+
+class _Root:
+    __slots__ = ("tree",)
+
+    def __init__(self, tree):
+        self.tree = tree
+
+
+class _Software:
+    __slots__ = ("info",)
+
+    def __init__(self, info):
+        self.info = info
+
+
 # ---------------------------------------------------------------- in FITS
+
+
+def _history_strings(history):
+    if isinstance(history, dict):
+        return [str(e.get("description", "")) for e in history.get("entries") or [] if isinstance(e, dict)]
+    if isinstance(history, list):
+        return [str(e.get("description", e)) if isinstance(e, dict) else str(e) for e in history]
+    return None
 
 
 def tree_from_fits(hdu, handle, model):
     """Read the ASDF extension of a FITS file.
 
     Returns the instance tree (arrays that live in FITS extensions become
-    lazy arrays of ``handle``) and the set of ``(EXTNAME, EXTVER)`` it
-    references.
+    lazy arrays of ``handle``; tagged values such as a gwcs become lazy
+    values) and the set of ``(EXTNAME, EXTVER)`` it references.
     """
-    asdf = _asdf()
-    from asdf.tags.core import NDArrayType
-
     try:
         raw = np.asarray(hdu.data["ASDF_METADATA"][0]).tobytes()
     except Exception as exc:
         raise DataModelError(f"{handle.name}: unreadable ASDF extension: {exc}") from exc
     referenced = set()
     hdulist = handle.get()
+    from .fits_io import _lazy_for_hdu
+
+    def lazy_for(name, ver, source):
+        key = (name, ver) if name else ver
+        try:
+            target = hdulist[key]
+        except (KeyError, IndexError) as exc:
+            raise DataModelError(
+                f"{handle.name}: ASDF extension refers to extension {source}, which the file lacks"
+            ) from exc
+        referenced.add(((name or target.name).upper(), ver if name else 1))
+        lazy, _t = _lazy_for_hdu(handle, target, key, f"{handle.name}[{source}]")
+        return lazy
+
+    try:
+        tree = _fast_tree(raw)
+    except _Unsupported:
+        tree = None
+    except DataModelError as exc:
+        raise DataModelError(f"{handle.name}: ASDF extension: {exc}") from exc
+
+    if tree is not None:
+        def convert(node):
+            if isinstance(node, FitsArrayRef):
+                return lazy_for(node.name, node.ver, node.source[5:])
+            if isinstance(node, dict):
+                return {k: convert(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [convert(v) for v in node]
+            return node
+
+        tree = _defer(convert(tree), _DeferredDocument(raw, handle.name))
+    else:
+        tree = _slow_tree_from_fits(raw, handle, lazy_for)
+    history = tree.get("history")
+    for key in _DROP_KEYS:
+        tree.pop(key, None)
+    entries = _history_strings(history)
+    if entries:
+        tree["history"] = entries
+    return tree, referenced
+
+
+def _slow_tree_from_fits(raw, handle, lazy_for):
+    asdf = _asdf()
+    from asdf.tags.core import NDArrayType
 
     def convert(node):
         if isinstance(node, NDArrayType):
@@ -73,19 +369,7 @@ def tree_from_fits(hdu, handle, model):
                 m = _FITS_SOURCE.match(source)
                 if m is None:
                     raise DataModelError(f"{handle.name}: ASDF extension names an unknown array source {source!r}")
-                name, ver = m.group("name"), int(m.group("ver"))
-                key = (name, ver) if name else ver
-                try:
-                    target = hdulist[key]
-                except (KeyError, IndexError) as exc:
-                    raise DataModelError(
-                        f"{handle.name}: ASDF extension refers to extension {source[5:]}, which the file lacks"
-                    ) from exc
-                referenced.add(((name or target.name).upper(), ver if name else 1))
-                from .fits_io import _lazy_for_hdu
-
-                lazy, _t = _lazy_for_hdu(handle, target, key, f"{handle.name}[{source[5:]}]")
-                return lazy
+                return lazy_for(m.group("name"), int(m.group("ver")), source[5:])
             return np.array(node)
         if _is_tagged(node):
             return node
@@ -96,70 +380,92 @@ def tree_from_fits(hdu, handle, model):
         return node
 
     try:
-        with asdf.open(io.BytesIO(raw), lazy_load=True, memmap=False,
-                       ignore_missing_extensions=True) as af:
-            tree = convert(dict(af.tree))
+        with asdf.open(io.BytesIO(raw), lazy_load=True, memmap=False, ignore_missing_extensions=True) as af:
+            return convert(dict(af.tree))
     except DataModelError:
         raise
     except Exception as exc:
         raise DataModelError(f"{handle.name}: cannot read the ASDF extension: {exc}") from exc
-    history = tree.get("history")
-    for key in _DROP_KEYS:
-        tree.pop(key, None)
-    if isinstance(history, dict) and history.get("entries"):
-        tree["history"] = [str(e.get("description", "")) for e in history["entries"]]
-    elif isinstance(history, list):
-        tree["history"] = [str(e.get("description", e)) if isinstance(e, dict) else str(e) for e in history]
-    return tree, referenced
+
+
+def model_type_from_asdf_bytes(raw: bytes):
+    """``meta.model_type`` of an ASDF document (``None`` if absent or unreadable)."""
+    try:
+        tree = _fast_tree(raw)
+    except Exception:
+        try:
+            asdf = _asdf()
+            with asdf.open(io.BytesIO(raw), lazy_load=True) as af:
+                tree = dict(af.tree)
+        except Exception:
+            return None
+    meta = tree.get("meta")
+    return meta.get("model_type") if isinstance(meta, dict) else None
 
 
 def tree_for_fits(model, written):
     """The instance tree for the ASDF extension; arrays in extensions become references."""
-    from asdf import tagged
-    from asdf.tags.core import ndarray as nd
-
-    tag = "tag:stsci.edu:asdf/core/ndarray-1.1.0"
-
-    def ref(hname, ver, hdu):
-        data = hdu.data
-        dtype = data.dtype
-        if dtype.names is not None:
-            dtype = _plain_array(np.asarray(data)[:0]).dtype
-        datatype, byteorder = nd.numpy_dtype_to_asdf_datatype(dtype, include_byteorder=True, override_byteorder="big")
-        return tagged.TaggedDict(
-            {"source": f"fits:{hname},{ver}", "shape": list(data.shape), "datatype": datatype, "byteorder": byteorder},
-            tag,
-        )
 
     def convert(node):
         if isinstance(node, np.ndarray):
             hit = written.get(id(node))
             if hit is not None:
-                return ref(*hit)
+                hname, ver, hdu = hit
+                data = hdu.data
+                dtype = data.dtype
+                if dtype.names is not None:
+                    dtype = _plain_array(np.asarray(data)[:0]).dtype
+                return FitsArrayRef(hname, ver, data.shape, dtype)
             return _plain_array(node)
+        if isinstance(node, LazyAsdfValue):
+            return convert(node.load())
         if _is_tagged(node):
             return node
         if isinstance(node, dict):
-            return {k: convert(v) for k, v in node.items() if v is not None}
-        if isinstance(node, list):
+            return {k: convert(v) for k, v in node.items() if v is not None and not _empty(v)}
+        if isinstance(node, (list, tuple)):
             return [convert(v) for v in node]
         if isinstance(node, np.generic):
             return node.item()
         return node
 
-    return {k: convert(v) for k, v in model._instance.items() if k not in _DROP_KEYS and v is not None}
+    return {k: convert(v) for k, v in model._instance.items()
+            if k not in _DROP_KEYS and v is not None and not _empty(v)}
 
 
 def asdf_hdu(tree):
     """The ``ASDF`` BINTABLE extension holding ``tree``."""
     from astropy.io import fits
 
-    asdf = _asdf()
-    buffer = io.BytesIO()
-    asdf.AsdfFile(tree).write_to(buffer)
-    data = np.frombuffer(buffer.getvalue(), dtype=np.uint8)[None, :]
+    try:
+        data = _fast_dump(tree)
+    except _Unsupported:
+        data = _slow_dump(tree)
+    data = np.frombuffer(data, dtype=np.uint8)[None, :]
     column = fits.Column(name="ASDF_METADATA", format=f"{data.shape[1]}B", array=data)
     return fits.BinTableHDU.from_columns([column], name="ASDF")
+
+
+def _slow_dump(tree):
+    asdf = _asdf()
+    from asdf import tagged
+
+    def convert(node):
+        if isinstance(node, FitsArrayRef):
+            datatype, byteorder = _asdf_datatype(node.dtype)
+            return tagged.TaggedDict({"source": node.source, "shape": list(node.shape),
+                                      "datatype": datatype, "byteorder": byteorder}, _NDARRAY_TAG)
+        if _is_tagged(node):
+            return node
+        if isinstance(node, dict):
+            return {k: convert(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [convert(v) for v in node]
+        return node
+
+    buffer = io.BytesIO()
+    asdf.AsdfFile(convert(tree)).write_to(buffer)
+    return buffer.getvalue()
 
 
 # ------------------------------------------------------------- .asdf files
@@ -188,6 +494,12 @@ class AsdfHandle:
             node = node[k]
         return node
 
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
     def close(self):
         if self.owned and self._af is not None:
             self._af.close()
@@ -211,7 +523,7 @@ def read_asdf(model, init):
     model._files.append(handle)
 
     def loader(keys, copy):
-        def load():
+        def load(target=None):
             arr = handle.node(keys)
             return np.array(arr) if copy else np.asarray(arr)
 
@@ -238,11 +550,9 @@ def read_asdf(model, init):
     history = instance.pop("history", None)
     instance.pop("asdf_library", None)
     instance.pop("_fits_hash", None)
-    if isinstance(history, dict):
-        entries = history.get("entries") or []
-        instance["history"] = [str(e.get("description", "")) for e in entries]
-    elif isinstance(history, list):
-        instance["history"] = [str(e.get("description", e)) if isinstance(e, dict) else str(e) for e in history]
+    entries = _history_strings(history)
+    if entries:
+        instance["history"] = entries
     object.__setattr__(model, "_instance", instance)
 
 
@@ -253,17 +563,19 @@ def to_asdf_file(model):
     def convert(node):
         if isinstance(node, np.ndarray):
             return _plain_array(node)
+        if isinstance(node, LazyAsdfValue):
+            return convert(node.load())
         if _is_tagged(node):
             return node
         if isinstance(node, dict):
-            return {k: convert(v) for k, v in node.items() if v is not None}
-        if isinstance(node, list):
+            return {k: convert(v) for k, v in node.items() if v is not None and not _empty(v)}
+        if isinstance(node, (list, tuple)):
             return [convert(v) for v in node]
         if isinstance(node, np.generic):
             return node.item()
         return node
 
-    tree = {k: convert(v) for k, v in model._instance.items() if k != "history" and v is not None}
+    tree = {k: convert(v) for k, v in model._instance.items() if k != "history" and v is not None and not _empty(v)}
     af = asdf.AsdfFile(tree)
     for entry in model.history:
         af.add_history_entry(str(entry))

@@ -348,7 +348,7 @@ class ModelContainer:
 
     def get_recursively(self, field):
         """The value of ``field`` (``meta.x.y`` or ``x.y`` under meta) for each member."""
-        key = field if field.startswith("meta.") or "." not in field and field in ("data",) else f"meta.{field}"
+        key = field if field.startswith("meta.") else f"meta.{field}"
         out = []
         for model in self:
             try:

@@ -17,7 +17,6 @@ copies in the ASDF tree (a header edited with other tools stays edited).
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import warnings
@@ -26,13 +25,12 @@ import numpy as np
 
 from .errors import DataModelError, ValidationError
 from .node import LazyArray
-from .schema import datatype_to_dtype, is_table_schema
+from .schema import is_table_schema
 from .validate import convert_value
 
 __all__ = ["read_fits", "to_hdulist", "is_builtin_keyword", "FitsHandle", "ASDF_EXTNAME"]
 
 ASDF_EXTNAME = "ASDF"
-_FITS_SOURCE = "fits:"
 
 _BUILTIN = re.compile(
     r"^(SIMPLE|BITPIX|NAXIS\d{0,3}|EXTEND|XTENSION|PCOUNT|GCOUNT|GROUPS|BSCALE|BZERO|BLANK|"
@@ -69,8 +67,15 @@ class FitsHandle:
                 raise DataModelError(f"{self.name}: the file was closed before this array was read")
             from astropy.io import fits
 
-            self._hdulist = fits.open(self.path, memmap=self.memmap, lazy_load_hdus=True)
+            self._hdulist = fits.open(self.path, memmap=True, lazy_load_hdus=True,
+                                      do_not_scale_image_data=True)
         return self._hdulist
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def close(self):
         if self.owned and self._hdulist is not None:
@@ -123,21 +128,91 @@ def _fitsrec_to_array(rec):
     return out
 
 
+def _unscale(raw, header):
+    """Apply BSCALE/BZERO to raw (memory-mapped) integers, as astropy would without memmap."""
+    bscale = header.get("BSCALE", 1)
+    bzero = header.get("BZERO", 0)
+    if bscale == 1 and bzero == 0:
+        return raw
+    kind = raw.dtype.kind
+    if bscale == 1 and kind == "i" and bzero == 2 ** (8 * raw.dtype.itemsize - 1):
+        # the FITS encoding of unsigned integers: flip the sign bit
+        unsigned = raw.view(raw.dtype.str.replace("i", "u"))
+        out = unsigned.astype(unsigned.dtype.newbyteorder("="))
+        out ^= np.array(bzero, dtype=out.dtype)
+        return out
+    if bscale == 1 and kind == "u" and raw.dtype.itemsize == 1 and bzero == -128:
+        return (raw ^ np.uint8(0x80)).view(np.int8)
+    work = np.float32 if raw.dtype.itemsize <= 2 else np.float64
+    out = raw.astype(work)
+    if bscale != 1:
+        out *= work(bscale)
+    if bzero != 0:
+        out += work(bzero)
+    return out
+
+
+def _natural_dtype(raw_dtype, header):
+    """The dtype astropy would give the scaled data (native byte order)."""
+    bscale, bzero = header.get("BSCALE", 1), header.get("BZERO", 0)
+    if bscale == 1 and bzero == 0:
+        return raw_dtype.newbyteorder("=")
+    if bscale == 1 and raw_dtype.kind == "i" and bzero == 2 ** (8 * raw_dtype.itemsize - 1):
+        return np.dtype(f"u{raw_dtype.itemsize}")
+    if bscale == 1 and raw_dtype.kind == "u" and raw_dtype.itemsize == 1 and bzero == -128:
+        return np.dtype("i1")
+    return np.dtype(np.float32 if raw_dtype.itemsize <= 2 else np.float64)
+
+
+_BITPIX = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+
+
 def _loader(handle, key, is_table):
-    def load():
-        hdulist = handle.get()
-        hdu = hdulist[key]
-        data = hdu.data
+    """Read one extension: tables as record arrays; images straight into their final array.
+
+    An image is converted (BZERO, byte order, schema dtype) plane by plane
+    as it is read, so the peak memory is the final array plus one plane.
+    Without ``memmap`` the planes are read from the file (no mapping stays
+    resident); with ``memmap=True`` they come from the memory map, and an
+    image that needs no conversion is returned as the memory map itself.
+    """
+
+    def load(target=None):
+        hdu = handle.get()[key]
         if is_table:
-            return _fitsrec_to_array(data)
-        if handle.owned and not handle.memmap:
-            # Drop astropy's reference so the model holds the only copy (and
-            # may convert it in place).
-            try:
-                del hdu.data
-            except Exception:  # pragma: no cover - depends on astropy internals
-                pass
-        return data
+            return _fitsrec_to_array(hdu.data)
+        header = hdu.header
+        shape = _header_shape(header)
+        if not shape or header.get("BITPIX") not in _BITPIX:
+            return hdu.data
+        raw_dtype = np.dtype(_BITPIX[header["BITPIX"]])
+        natural = _natural_dtype(raw_dtype, header)
+        out_dtype = natural if target is None else np.dtype(target)
+        scaled = header.get("BSCALE", 1) != 1 or header.get("BZERO", 0) != 0
+        offset = getattr(hdu, "_data_offset", None)
+        direct = (not handle.memmap and handle.path is not None and offset is not None
+                  and not str(handle.path).lower().endswith((".gz", ".bz2", ".zip")))
+        if not direct:
+            raw = hdu.data  # a memory map, or in memory for streams and compressed files
+            if handle.memmap and not scaled and raw.dtype.newbyteorder("=") == out_dtype:
+                return raw
+        out = np.empty(shape, dtype=out_dtype)
+        planes_shape = (int(np.prod(shape[:-2])),) + shape[-2:] if len(shape) > 2 else (1,) + shape
+        dest = out.reshape(planes_shape)
+        count = int(np.prod(planes_shape[1:]))
+        if direct:
+            with open(handle.path, "rb") as fh:
+                fh.seek(offset)
+                for i in range(planes_shape[0]):
+                    plane = np.fromfile(fh, dtype=raw_dtype, count=count)
+                    if plane.size != count:
+                        raise DataModelError(f"{handle.name}: extension {key} ends early (file truncated?)")
+                    dest[i] = _unscale(plane.reshape(planes_shape[1:]), header)
+        else:
+            src = raw.reshape(planes_shape)
+            for i in range(planes_shape[0]):
+                dest[i] = _unscale(src[i], header)
+        return out
 
     return load
 
@@ -150,8 +225,7 @@ def _lazy_for_hdu(handle, hdu, key, source):
     else:
         shape = _header_shape(hdu.header)
         dtype = _header_dtype(hdu.header)
-    return LazyArray(shape, dtype, _loader(handle, key, is_table), source,
-                     inplace=handle.owned and not handle.memmap), is_table
+    return LazyArray(shape, dtype, _loader(handle, key, is_table), source, inplace=False), is_table
 
 
 def _card_value(card):
@@ -198,7 +272,9 @@ def open_hdulist(init, memmap=False):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", AstropyUserWarning)
-            hdulist = fits.open(init, memmap=memmap, lazy_load_hdus=True)
+            # Always mapped and unscaled: the loaders convert each array
+            # into its final form themselves (see _loader).
+            hdulist = fits.open(init, memmap=True, lazy_load_hdus=True, do_not_scale_image_data=True)
             n = len(hdulist)  # parses every header, reads no data
         for w in caught:
             text = str(w.message)
@@ -415,8 +491,19 @@ def _get_path(tree, path):
     return tree
 
 
+def _fit_comment(key, value, comment):
+    """The comment cut to what fits on the card (astropy would warn and cut it at write)."""
+    if not comment:
+        return ""
+    from astropy.io import fits
+
+    used = len(fits.Card(key, value).image.rstrip())
+    room = 80 - used - 3
+    return comment[:room] if used <= 80 and room > 0 else ""
+
+
 def _set_card(header, key, value, comment):
-    header[key] = (value, comment)
+    header[key] = (value, _fit_comment(key, value, comment))
 
 
 def to_hdulist(model):
@@ -503,7 +590,8 @@ def to_hdulist(model):
                 fv = _fits_value(value)
                 if fv is None and value is not None:
                     continue
-                header.append((kw, "" if fv is None else fv, comment or ""), end=True)
+                fv = "" if fv is None else fv
+                header.append((kw, fv, _fit_comment(kw, fv, comment or "")), end=True)
 
         for entry in model.history:
             primary.header.add_history(str(entry))

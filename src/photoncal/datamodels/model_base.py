@@ -12,8 +12,6 @@ accessed.
 from __future__ import annotations
 
 import copy as _copy
-import io
-import logging
 import os
 import sys
 import uuid
@@ -24,13 +22,12 @@ import numpy as np
 
 from . import schema as _schema
 from .errors import DataModelError, ValidationError, ValidationWarning
-from .node import LazyArray, ListNode, ObjectNode, is_object_schema, unwrap
+from .node import LazyArray, LazyAsdfValue, ListNode, ObjectNode, is_object_schema, unwrap
 from .schema import is_array_schema, is_table_schema, schema_index
-from .validate import convert_array, convert_table, convert_value, describe
+from .validate import convert_array, convert_table, convert_value
 
 __all__ = ["DataModel", "env_flag"]
 
-log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on", "t", "y"}
 
@@ -47,6 +44,8 @@ def _flatten(tree, prefix, include_arrays, ctx, out=None):
         out = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
+        if isinstance(value, LazyAsdfValue):
+            value = value.load()
         if isinstance(value, dict):
             _flatten(value, name + ".", include_arrays, ctx, out)
         elif isinstance(value, list) and value and all(isinstance(v, (dict, list)) for v in value):
@@ -284,7 +283,7 @@ class DataModel:
         dtype = _schema.datatype_to_dtype(node["datatype"])
         fill = node.get("default", 0)
         self._instance[name] = LazyArray(
-            shape, dtype, lambda: np.full(shape, fill, dtype=dtype), f"new {name}", from_file=False
+            shape, dtype, lambda _target=None: np.full(shape, fill, dtype=dtype), f"new {name}", from_file=False
         )
 
     def _init_from_model(self, other):
@@ -429,7 +428,7 @@ class DataModel:
     def _convert_tree(self, path, value, node, reading=False):
         """Validate a dict/list/scalar value against ``node`` recursively."""
         name = ".".join(path)
-        if isinstance(value, dict):
+        if isinstance(value, dict) and type(value).__name__ != "TaggedDict":
             props = node.get("properties", {}) if isinstance(node, dict) else {}
             out = {}
             for key, sub in value.items():
@@ -501,6 +500,9 @@ class DataModel:
         if isinstance(value, LazyArray):
             value = self._materialize(path, value, node)
             container[key] = value
+        elif isinstance(value, LazyAsdfValue):
+            value = value.load()
+            container[key] = value
         elif not isinstance(value, np.ndarray) and hasattr(value, "__array__") and type(value).__module__.startswith("asdf"):
             value = np.asarray(value)
             container[key] = value
@@ -511,8 +513,11 @@ class DataModel:
         return value
 
     def _materialize(self, path, lazy, node):
+        target = None
+        if node is not None and is_array_schema(node) and not is_table_schema(node):
+            target = _schema.datatype_to_dtype(node["datatype"])
         try:
-            arr = lazy.load()
+            arr = lazy.load(target)
         except DataModelError:
             raise
         except Exception as exc:
@@ -623,14 +628,22 @@ class DataModel:
         return node
 
     def __setitem__(self, key, value):
+        """``model['meta.ref_file.gain.name'] = value``; missing mappings on the way are created."""
         parts = self._resolve_key(key)
-        if parts[0] == "meta" or len(parts) > 1:
-            parent = self
-            for part in parts[:-1]:
-                parent = getattr(parent, part)
-            setattr(parent, parts[-1], value)
-        else:
+        if len(parts) == 1:
             setattr(self, parts[0], value)
+            return
+        parent = self._root
+        for part in parts[:-1]:
+            try:
+                child = getattr(parent, part)
+            except AttributeError:
+                child = None
+            if child is None:
+                setattr(parent, part, {})
+                child = getattr(parent, part)
+            parent = child
+        setattr(parent, parts[-1], value)
 
     def __contains__(self, key):
         try:
@@ -691,6 +704,18 @@ class DataModel:
     def __deepcopy__(self, memo):
         return self.copy(memo)
 
+    def __getstate__(self):
+        # Pickling (multiprocessing) carries the content, not open files.
+        self._load_all()
+        state = dict(self.__dict__)
+        state["_files"] = []
+        state["_borrowed"] = []
+        return state
+
+    def __setstate__(self, state):
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+
     def _load_all(self):
         """Read every array still on disk (before saving or copying)."""
 
@@ -702,6 +727,8 @@ class DataModel:
                     sub = props.get(key)
                     if isinstance(value, LazyArray):
                         tree[key] = self._materialize(path + (key,), value, sub)
+                    elif isinstance(value, LazyAsdfValue):
+                        tree[key] = value.load()
                     elif isinstance(value, (dict, list)):
                         visit(value, path + (key,), sub)
             elif isinstance(tree, list):
@@ -709,6 +736,8 @@ class DataModel:
                 for i, value in enumerate(tree):
                     if isinstance(value, LazyArray):
                         tree[i] = self._materialize(path + (str(i),), value, items)
+                    elif isinstance(value, LazyAsdfValue):
+                        tree[i] = value.load()
                     elif isinstance(value, (dict, list)):
                         visit(value, path + (str(i),), items)
 

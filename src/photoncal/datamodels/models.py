@@ -57,7 +57,7 @@ class _RampBase(DataModel):
                 dtype = datatype_to_dtype(node["datatype"])
                 fill = node.get("default", 0)
                 self._instance[name] = LazyArray(
-                    shape, dtype, (lambda s=shape, d=dtype, f=fill: np.full(s, f, dtype=d)),
+                    shape, dtype, (lambda _target=None, s=shape, d=dtype, f=fill: np.full(s, f, dtype=d)),
                     f"new {name}", from_file=False,
                 )
 

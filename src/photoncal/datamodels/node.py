@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .schema import is_array_schema
 
-__all__ = ["LazyArray", "ObjectNode", "ListNode", "is_object_schema"]
+__all__ = ["LazyArray", "LazyAsdfValue", "ObjectNode", "ListNode", "is_object_schema"]
 
 
 class LazyArray:
@@ -24,7 +24,7 @@ class LazyArray:
     dtype : numpy.dtype or None
         Its dtype as stored (before any conversion to the schema dtype).
     loader : callable
-        Returns the array when called.
+        ``loader(target_dtype_or_None)`` returns the array.
     source : str
         Where it comes from, for messages (``file.fits[SCI]``).
     from_file : bool
@@ -49,11 +49,33 @@ class LazyArray:
     def ndim(self):
         return len(self.shape)
 
-    def load(self):
-        return self.loader()
+    def load(self, target=None):
+        """The array; ``target`` (a dtype) lets the loader convert while reading."""
+        return self.loader(target)
 
     def __repr__(self):
         return f"<LazyArray {self.source} shape={self.shape} dtype={self.dtype}>"
+
+
+class LazyAsdfValue:
+    """A value of the ASDF extension (e.g. the gwcs in ``meta.wcs``) converted on first access.
+
+    Converting tagged ASDF objects needs the ``asdf`` library with all its
+    extensions (seconds to load); files whose metadata is plain YAML never
+    pay that.
+    """
+
+    __slots__ = ("document", "path")
+
+    def __init__(self, document, path):
+        self.document = document
+        self.path = tuple(path)
+
+    def load(self):
+        return self.document.value_at(self.path)
+
+    def __repr__(self):
+        return f"<LazyAsdfValue {'.'.join(map(str, self.path))}>"
 
 
 def is_object_schema(node) -> bool:

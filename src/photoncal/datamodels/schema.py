@@ -35,7 +35,6 @@ at run time are plain dictionary accesses.
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import os
 from functools import lru_cache
@@ -379,8 +378,3 @@ def schema_index(schema: dict) -> SchemaIndex:
         idx = SchemaIndex(schema)
         _index_cache[id(schema)] = idx
     return idx
-
-
-def copy_schema(schema: dict) -> dict:
-    """Deep copy of a schema, for per-instance edits."""
-    return copy.deepcopy(schema)

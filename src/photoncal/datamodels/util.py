@@ -163,16 +163,13 @@ def _class_for_fits(path_or_file, name, strict, hdulist=None):
         has_dq = any(n == "DQ" for n, _v in names)
         model_type = None
         if "DATAMODL" not in header and any(n == ASDF_EXTNAME for n, _v in names):
+            from .asdf_io import model_type_from_asdf_bytes
+
             try:
-                import io
-
-                import asdf
-
                 raw = np.asarray(hdulist[ASDF_EXTNAME].data["ASDF_METADATA"][0]).tobytes()
-                with asdf.open(io.BytesIO(raw), lazy_load=True) as af:
-                    model_type = af.tree.get("meta", {}).get("model_type")
             except Exception:
-                model_type = None
+                raw = b""
+            model_type = model_type_from_asdf_bytes(raw)
         return guess_class(header, sci_shape, has_dq, ("SCI", 2) in names, model_type, name, strict)
     finally:
         if not keep_open:
