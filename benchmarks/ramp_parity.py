@@ -84,10 +84,10 @@ STCAL_SCRIPT = textwrap.dedent(
         rd.set_meta(name=meta["instrument"], frame_time=meta["frame_time"],
                     group_time=meta["group_time"], groupgap=meta["groupgap"],
                     nframes=meta["nframes"], drop_frames1=0)
+        rd.algorithm = "OLS_C"
         rd.set_dqflags(dqflags.pixel)
         rd.start_row, rd.num_rows = 0, data.shape[2]
         rd.suppress_one_group_ramps = meta["suppress_one_group"] and data.shape[1] > 1
-        rd.algorithm = "OLS_C"
         t0 = time.time()
         image, integ, _ = ramp_fit.ramp_fit_data(rd, False, rnoise.copy(), gain.copy(),
                                                  "OLS_C", "optimal", "1")
@@ -110,7 +110,8 @@ STCAL_SCRIPT = textwrap.dedent(
 
 
 def make_case(name, *, nframes, groupgap, ngroups, nints, frame_time, size, seed, instrument="NIRCAM",
-              first_group_dnu=False, suppress_one_group=True):
+              first_group_dnu=False, last_group_dnu=False, suppress_one_group=True, after_jump=False,
+              chargeloss=False):
     """Simulated exposure with a broad range of rates, CRs, saturation and bad pixels."""
     rng = np.random.default_rng(seed)
     ny = nx = size
@@ -131,6 +132,14 @@ def make_case(name, *, nframes, groupgap, ngroups, nints, frame_time, size, seed
     gdq[data >= saturation[None, None]] |= SAT
     if first_group_dnu:
         gdq[:, 0] |= DNU
+    if last_group_dnu:
+        gdq[:, -1] |= DNU
+    if chargeloss:
+        # charge migration flags the groups after a level as CHARGELOSS | DO_NOT_USE
+        hit = rng.random((nints, ny, nx)) < 0.05
+        start = rng.integers(1, ngroups, (nints, ny, nx))
+        groups = np.arange(ngroups)[None, :, None, None]
+        gdq[(groups >= start[:, None]) & hit[:, None]] |= DNU | dqflags.pixel["CHARGELOSS"]
     pdq = np.zeros(shape, dtype=np.uint32)
     bad = rng.random(shape) < 0.002
     pdq[bad] |= DNU | dqflags.pixel["DEAD"]
@@ -140,6 +149,10 @@ def make_case(name, *, nframes, groupgap, ngroups, nints, frame_time, size, seed
                 group_time=frame_time * (nframes + groupgap), instrument=instrument,
                 suppress_one_group=suppress_one_group, after_jump_flag_dn1=0.0,
                 after_jump_flag_time1=0.0, after_jump_flag_dn2=0.0, after_jump_flag_time2=0.0)
+    if after_jump:
+        group_time = meta["group_time"]
+        meta.update(after_jump_flag_dn1=300.0, after_jump_flag_time1=1.5 * group_time,
+                    after_jump_flag_dn2=3000.0, after_jump_flag_time2=3.2 * group_time)
     return data, gdq, pdq, gain, cds_noise, meta
 
 
@@ -153,8 +166,16 @@ CASES = [
     dict(name="20 groups (single-pass jump)", nframes=1, groupgap=0, ngroups=20, nints=1,
          frame_time=5.0),
     dict(name="2 groups (no jump)", nframes=1, groupgap=0, ngroups=2, nints=2, frame_time=10.737),
-    dict(name="MIRI-like, first group DNU, 8 groups", nframes=1, groupgap=0, ngroups=8, nints=2,
-         frame_time=2.775, instrument="MIRI", first_group_dnu=True),
+    dict(name="MIRI-like, first and last group DNU, 8 groups", nframes=1, groupgap=0, ngroups=8, nints=2,
+         frame_time=2.775, instrument="MIRI", first_group_dnu=True, last_group_dnu=True),
+    dict(name="5 groups, suppress_one_group=False", nframes=1, groupgap=0, ngroups=5, nints=2,
+         frame_time=10.737, suppress_one_group=False),
+    dict(name="8 groups, after-jump flagging", nframes=1, groupgap=0, ngroups=8, nints=1,
+         frame_time=10.737, after_jump=True),
+    dict(name="7 groups, CHARGELOSS flags", nframes=1, groupgap=0, ngroups=7, nints=2,
+         frame_time=10.737, chargeloss=True),
+    dict(name="3 groups x 100 ints (sigma clipping)", nframes=1, groupgap=0, ngroups=3, nints=100,
+         frame_time=1.0, size_factor=0.25),
 ]
 
 
@@ -162,7 +183,9 @@ def photoncal_chain(data, gdq, pdq, gain, rnoise, meta):
     t0 = time.time()
     if data.shape[1] > 2:
         jump = detect_jumps(data, gdq, pdq, gain, rnoise, nframes=meta["nframes"],
-                            group_time=meta["group_time"])
+                            group_time=meta["group_time"],
+                            **{key: meta[key] for key in ("after_jump_flag_dn1", "after_jump_flag_time1",
+                                                          "after_jump_flag_dn2", "after_jump_flag_time2")})
         jgdq, jpdq = jump.groupdq, jump.pixeldq
     else:
         jgdq, jpdq = gdq.copy(), pdq.copy()
@@ -197,7 +220,9 @@ def main(argv=None):
 
     summary = []
     for k, case in enumerate(CASES):
-        data, gdq, pdq, gain, rnoise, meta = make_case(size=args.size, seed=args.seed + 10 * k, **case)
+        case = dict(case)
+        size = max(8, int(args.size * case.pop("size_factor", 1.0)))
+        data, gdq, pdq, gain, rnoise, meta = make_case(size=size, seed=args.seed + 10 * k, **case)
         with tempfile.TemporaryDirectory(prefix="ramp_parity_") as tmp:
             work = Path(tmp)
             for key, arr in (("data", data), ("gdq", gdq), ("pdq", pdq), ("gain", gain), ("rnoise", rnoise)):

@@ -35,6 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal import dqflags
+from photoncal.kernels.ramp_common import median_of_finite
 
 __all__ = ["JumpFlags", "JumpResult", "JUMP_STEP_DEFAULTS", "detect_jumps"]
 
@@ -165,16 +166,20 @@ def _clipped_median(values, n, scratch):
     left out first; with 3 it is the plain median; with 2 the smaller; with
     fewer, NaN.
     """
-    m = _sort_finite(values, n, scratch)
-    if m >= 4:
-        top = scratch[m - 1]
-        while m > 0 and scratch[m - 1] == top:
-            m -= 1
-        return _median_sorted(scratch, m)
-    if m == 3:
-        return scratch[1]
-    if m == 2:
-        return scratch[0]
+    usable = 0
+    smallest = np.inf
+    for j in range(n):
+        v = values[j]
+        if v == v:
+            usable += 1
+            if v < smallest:
+                smallest = v
+    if usable >= 4:
+        return median_of_finite(values, n, scratch, True)
+    if usable == 3:
+        return median_of_finite(values, n, scratch)
+    if usable == 2:
+        return smallest
     return np.nan
 
 
@@ -213,6 +218,10 @@ def _detect_row(
     nints, ngroups, ny, nx = data.shape
     ndiff = ngroups - 1
     n = nints * ndiff
+    uniform = True
+    for k in range(1, ndiff):
+        if dt[k] != dt[0] or n_reads_diff[k] != n_reads_diff[0]:
+            uniform = False
     fd = np.empty(n, dtype=np.float64)
     fa = np.empty(n, dtype=np.float64)
     scratch = np.empty(n, dtype=np.float64)
@@ -221,15 +230,17 @@ def _detect_row(
         rn = np.float32(readnoise[y, x]) * gain32
         rn2 = float(rn * rn)
         _first_differences(data, gdq, y, x, gain32, dt, bad, fd)
-        m = _sort_finite(fd, n, scratch)
-        median = _median_sorted(scratch, m)
+        median = median_of_finite(fd, n, scratch)
         median_out[y, x] = median
         if mode == _MODE_MEDIAN_ONLY:
             continue
         if mode == _MODE_SINGLE_PASS:
+            sigma = _sigma(median, dt[0], n_reads_diff[0], rn2)
             for j in range(n):
                 k = j % ndiff
-                ratio = abs(fd[j] - median) / _sigma(median, dt[k], n_reads_diff[k], rn2)
+                if not uniform:
+                    sigma = _sigma(median, dt[k], n_reads_diff[k], rn2)
+                ratio = abs(fd[j] - median) / sigma
                 if ratio > rejection:
                     gdq[j // ndiff, k + 1, y, x] |= jump
         else:
@@ -249,12 +260,15 @@ def _detect_row(
                 else:
                     break
                 clipped = _clipped_median(fa, n, scratch)
+                sigma = _sigma(clipped, dt[0], n_reads_diff[0], rn2)
                 max_ratio = -1.0
                 for j in range(n):
                     if fa[j] == fa[j]:
                         k = j % ndiff
+                        if not uniform:
+                            sigma = _sigma(clipped, dt[k], n_reads_diff[k], rn2)
                         e = np.float32(fa[j] - clipped)
-                        ratio = abs(e) / _sigma(clipped, dt[k], n_reads_diff[k], rn2)
+                        ratio = abs(e) / sigma
                         scratch[j] = ratio
                         if ratio > max_ratio:
                             max_ratio = ratio

@@ -145,30 +145,51 @@ def weighted_line_sums(t, w, start, n):
 
 
 @njit(cache=True, nogil=True)
-def median_of_finite(values, n, scratch):
+def median_of_finite(values, n, scratch, exclude_max=False):
     """Median of the finite entries of ``values[:n]`` (NaN if none).
 
+    With ``exclude_max`` every copy of the largest value is left out first.
     ``scratch`` must hold at least ``n`` entries; ``values`` is not changed.
+    Short ramps use a branch-free rank selection, long ones a sort.
     """
     m = 0
+    top = -np.inf
     for i in range(n):
         v = values[i]
         if v == v:
             scratch[m] = v
             m += 1
+            if v > top:
+                top = v
+    if exclude_max:
+        kept = 0
+        for i in range(m):
+            if scratch[i] != top:
+                scratch[kept] = scratch[i]
+                kept += 1
+        m = kept
     if m == 0:
         return np.nan
-    if m > 32:
-        scratch[:m].sort()
-    # Insertion sort: most ramps are short.
-    for i in range(1, m if m <= 32 else 0):
-        v = scratch[i]
-        j = i - 1
-        while j >= 0 and scratch[j] > v:
-            scratch[j + 1] = scratch[j]
-            j -= 1
-        scratch[j + 1] = v
     half = m // 2
+    if m > 24:
+        scratch[:m].sort()
+        if m % 2 == 1:
+            return scratch[half]
+        return 0.5 * (scratch[half - 1] + scratch[half])
+    upper = np.nan
+    lower = np.nan
+    for i in range(m):
+        v = scratch[i]
+        # v holds the sorted positions [below, not_above) of the values.
+        below = 0
+        not_above = 0
+        for j in range(m):
+            below += scratch[j] < v
+            not_above += scratch[j] <= v
+        if below <= half < not_above:
+            upper = v
+        if below <= half - 1 < not_above:
+            lower = v
     if m % 2 == 1:
-        return scratch[half]
-    return 0.5 * (scratch[half - 1] + scratch[half])
+        return upper
+    return 0.5 * (lower + upper)

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal import dqflags
-from photoncal.kernels.ramp_common import optimal_weight, segment_snr, snr_power
+from photoncal.kernels.ramp_common import median_of_finite, optimal_weight, segment_snr, snr_power
 
 __all__ = [
     "RampFitFlags",
@@ -174,112 +174,16 @@ def _find_segments(gdq, gbase, ngroups, jump, persistence, seg_start, seg_len, b
     return nseg
 
 
-@njit(cache=True, nogil=True)
-def _load_pixel(
-    data, groupdq, y, x, d, g, first_group, last_group, clear_first_jump, suppress_one_group,
-    dnu, sat, jump, persistence,
-):
-    """Copy one pixel's ramps into ``d`` (NaN where saturated) and ``g`` (local flags)."""
-    nints = data.shape[0]
-    ngroups = data.shape[1]
-    not_pers = ~persistence & 0xFF
-    for i in range(nints):
-        base = i * ngroups
-        ngood_nopers = 0
-        for k in range(ngroups):
-            flags = groupdq[i, k, y, x]
-            if k == 0 and clear_first_jump:
-                flags &= ~jump & 0xFF
-            if k < first_group or k > last_group:
-                flags |= dnu
-            g[base + k] = flags
-            if (flags & not_pers) == 0:
-                ngood_nopers += 1
-            d[base + k] = np.nan if flags & sat else data[i, k, y, x]
-        if suppress_one_group and ngroups > 1 and ngood_nopers == 1:
-            for k in range(ngroups):
-                g[base + k] |= dnu
-
-
-@njit(cache=True, nogil=True)
-def _median_rate(d, g, nints, ngroups, group_time, one_group_time, frame_time, is_0th, is_zframe,
-                 dnu, jump, diffs, scratch):
-    """The pixel's rate estimate for the Poisson variance (DN/s).
-
-    For each integration: the median of the first differences of the usable
-    groups (differences into a jump group excluded); the pixel's estimate is
-    the mean over integrations (an integration without differences counts 0).
-    """
-    if ngroups == 1:
-        total = 0.0
-        for i in range(nints):
-            total += d[i] / one_group_time
-        return total / nints
-    total = 0.0
-    for i in range(nints):
-        base = i * ngroups
-        if is_0th[i]:
-            rate = d[base] / one_group_time
-        elif is_zframe[i]:
-            rate = d[base] / frame_time
-        else:
-            any_finite = False
-            previous = np.nan if g[base] & dnu else d[base] / group_time
-            first = previous
-            for k in range(ngroups - 1):
-                current = np.nan if g[base + k + 1] & dnu else d[base + k + 1] / group_time
-                if g[base + k + 1] & jump:
-                    diffs[k] = np.nan
-                else:
-                    diffs[k] = current - previous
-                if diffs[k] == diffs[k]:
-                    any_finite = True
-                previous = current
-            if not any_finite and first == first:
-                diffs[0] = first
-            rate = _nan_median(diffs, ngroups - 1, scratch)
-        if rate != rate:
-            rate = 0.0
-        total += rate
-    return total / nints
-
-
-@njit(cache=True, nogil=True)
-def _nan_median(values, n, scratch):
-    m = 0
-    for i in range(n):
-        v = values[i]
-        if v == v:
-            scratch[m] = v
-            m += 1
-    if m == 0:
-        return np.nan
-    if m > 32:
-        scratch[:m].sort()
-    else:
-        for i in range(1, m):
-            v = scratch[i]
-            j = i - 1
-            while j >= 0 and scratch[j] > v:
-                scratch[j + 1] = scratch[j]
-                j -= 1
-            scratch[j + 1] = v
-    half = m // 2
-    if m % 2 == 1:
-        return scratch[half]
-    return 0.5 * (scratch[half - 1] + scratch[half])
-
-
 # ---------------------------------------------------------------------------
 # Kernels
 # ---------------------------------------------------------------------------
 @njit(cache=True, nogil=True, parallel=True)
 def _count_segments_kernel(
-    groupdq, zeroframe, use_zeroframe, first_group, last_group, clear_first_jump,
+    groupdq, g0, ngroups, zeroframe, use_zeroframe, first_group, last_group, clear_first_jump,
     suppress_one_group, dnu, sat, jump, persistence, seg_count, cr_count,
 ):
     """Segments and jumps per (integration, pixel), for sizing the fitopt arrays."""
-    nints, ngroups, ny, nx = groupdq.shape
+    nints, _, ny, nx = groupdq.shape
     for y in prange(ny):
         g = np.empty(nints * ngroups, dtype=np.uint8)
         seg_start = np.empty(ngroups + 1, dtype=np.int64)
@@ -291,7 +195,7 @@ def _count_segments_kernel(
                 ngood_nopers = 0
                 ncr = 0
                 for k in range(ngroups):
-                    flags = groupdq[i, k, y, x]
+                    flags = groupdq[i, g0 + k, y, x]
                     if k == 0 and clear_first_jump:
                         flags &= ~jump & 0xFF
                     if k < first_group or k > last_group:
@@ -323,7 +227,7 @@ def _count_segments_kernel(
 @njit(cache=True, nogil=True, error_model="numpy")
 def _fit_row(
     y,
-    data, groupdq, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
+    data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
     frame_time, group_time, nframes, pedestal_time, first_group, last_group, clear_first_jump,
     suppress_one_group, weight_by_total, dnu, sat, jump, persistence, no_gain, chargeloss,
     # outputs
@@ -332,7 +236,7 @@ def _fit_row(
     save_opt, o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_pedestal, o_crmag,
 ):
     """Fit every pixel of row ``y`` (see :func:`fit_ramps` for the arguments)."""
-    nints, ngroups, ny, nx = data.shape
+    nints, _, ny, nx = data.shape
     one_group_time = (nframes + 1.0) * frame_time / 2.0
     invalid = dnu | sat
     not_pers = ~persistence & 0xFF
@@ -362,56 +266,94 @@ def _fit_row(
         dark = float(dark_current[y, x])
         pix_dq = pdq
 
-        _load_pixel(data, groupdq, y, x, d, g, first_group, last_group, clear_first_jump,
-                    suppress_one_group, dnu, sat, jump, persistence)
-
-        # Group statistics and the one-group special cases of each integration.
+        # One pass over each integration: local flags, data (NaN where
+        # saturated), group statistics, CR magnitudes and the first
+        # differences for the median rate.
+        rate_total = 0.0
         for i in range(nints):
             base = i * ngroups
             int_dq[i] = pdq
-            cnt_good[i] = 0
-            cnt_dnu[i] = 0
-            cnt_dnu_sat[i] = 0
-            cnt_sat[i] = 0
-            has_chargeloss[i] = False
-            is_0th[i] = False
-            is_zframe[i] = False
+            n_usable = 0
+            n_good = 0
+            n_dnu = 0
+            n_dnu_sat = 0
+            n_sat = 0
             any_jump = False
             any_pers = False
+            has_chargeloss[i] = False
             ncr = 0
+            previous = 0.0
+            first_rate = 0.0
+            any_diff = False
             for k in range(ngroups):
-                flags = g[base + k]
-                if flags & jump:
-                    any_jump = True
-                    if save_opt and k > 0:
-                        if ncr < o_crmag.shape[1]:
-                            o_crmag[i, ncr, y, x] = d[base + k] - d[base + k - 1]
-                        ncr += 1
+                flags = groupdq[i, g0 + k, y, x]
+                if k == 0 and clear_first_jump:
+                    flags &= ~jump & 0xFF
+                if k < first_group or k > last_group:
+                    flags |= dnu
+                g[base + k] = flags
+                value = np.nan if flags & sat else float(data[i, g0 + k, y, x])
+                d[base + k] = value
+                if (flags & not_pers) == 0:
+                    n_usable += 1
+                if flags == 0:
+                    n_good += 1
+                elif flags & dnu:
+                    n_dnu += 1
+                if flags & (dnu | sat):
+                    n_dnu_sat += 1
+                if flags & sat:
+                    n_sat += 1
                 if flags & persistence:
                     any_pers = True
                 if flags & chargeloss:
                     has_chargeloss[i] = True
-                if flags == 0:
-                    cnt_good[i] += 1
-                elif flags & dnu:
-                    cnt_dnu[i] += 1
-                if flags & (dnu | sat):
-                    cnt_dnu_sat[i] += 1
-                if flags & sat:
-                    cnt_sat[i] += 1
+                # Rates of the groups (NaN if unusable) and their differences;
+                # a difference into a jump group is not used.
+                current = np.nan if flags & dnu else value / group_time
+                if k == 0:
+                    first_rate = current
+                else:
+                    if flags & jump:
+                        diffs[k - 1] = np.nan
+                    else:
+                        diffs[k - 1] = current - previous
+                        if diffs[k - 1] == diffs[k - 1]:
+                            any_diff = True
+                if flags & jump:
+                    any_jump = True
+                    if save_opt and k > 0:
+                        if ncr < o_crmag.shape[1]:
+                            o_crmag[i, ncr, y, x] = value - d[base + k - 1]
+                        ncr += 1
+                previous = current
+            is_0th[i] = False
+            is_zframe[i] = False
+            suppressed = suppress_one_group and n_usable == 1
+            if suppressed:
+                # Exactly one usable group: treated as none (established default).
+                for k in range(ngroups):
+                    g[base + k] |= dnu
+                n_good = 0
+                n_dnu = ngroups
+                n_dnu_sat = ngroups
             if not suppress_one_group:
-                if cnt_good[i] == 1 and g[base] == 0:
+                if n_good == 1 and g[base] == 0:
                     is_0th[i] = True
-                elif cnt_good[i] == 0 and use_zeroframe and zeroframe[i, y, x] != 0.0:
+                elif n_good == 0 and use_zeroframe and zeroframe[i, y, x] != 0.0:
                     d[base] = zeroframe[i, y, x]
                     g[base] = 0
-                    cnt_good[i] = 1
-                    cnt_dnu_sat[i] -= 1
-                    if cnt_sat[i] == ngroups:
-                        cnt_sat[i] -= 1
-                    if cnt_dnu[i] == ngroups:
-                        cnt_dnu[i] -= 1
+                    n_good = 1
+                    n_dnu_sat -= 1
+                    if n_sat == ngroups:
+                        n_sat -= 1
+                    if n_dnu == ngroups:
+                        n_dnu -= 1
                     is_zframe[i] = True
+            cnt_good[i] = n_good
+            cnt_dnu[i] = n_dnu
+            cnt_dnu_sat[i] = n_dnu_sat
+            cnt_sat[i] = n_sat
             if any_jump:
                 int_dq[i] |= jump
                 pix_dq |= jump
@@ -419,8 +361,23 @@ def _fit_row(
                 int_dq[i] |= persistence
                 pix_dq |= persistence
 
-        median_rate = _median_rate(d, g, nints, ngroups, group_time, one_group_time, frame_time,
-                                   is_0th, is_zframe, dnu, jump, diffs, scratch)
+            # This integration's contribution to the pixel's median rate.
+            if ngroups == 1:
+                int_rate = d[base] / one_group_time
+            elif is_0th[i]:
+                int_rate = d[base] / one_group_time
+            elif is_zframe[i]:
+                int_rate = d[base] / frame_time
+            elif suppressed:
+                int_rate = np.nan
+            else:
+                if not any_diff and first_rate == first_rate:
+                    diffs[0] = first_rate
+                int_rate = median_of_finite(diffs, ngroups - 1, scratch)
+            if int_rate != int_rate and ngroups > 1:
+                int_rate = 0.0
+            rate_total += int_rate
+        median_rate = rate_total / nints
         poisson_rate = median_rate + dark if median_rate > 0.0 else dark
 
         sum_invvar_p = 0.0
@@ -574,15 +531,15 @@ def _fit_row(
         if has_chargeloss.any():
             # Groups flagged CHARGELOSS hold good charge for the read noise:
             # recompute var_rnoise with them as usable (stcal's OLS_C).
-            sum_invvar_r = 0.0
+            cl_invvar_r = 0.0
             for i in range(nints):
                 if not has_chargeloss[i]:
                     if ints_vr[i, y, x] > 0.0:
-                        sum_invvar_r += 1.0 / ints_vr[i, y, x]
+                        cl_invvar_r += 1.0 / ints_vr[i, y, x]
                     continue
                 base = i * ngroups
                 for k in range(ngroups):
-                    flags = groupdq[i, k, y, x]
+                    flags = groupdq[i, g0 + k, y, x]
                     if k == 0 and clear_first_jump:
                         flags &= ~jump & 0xFF
                     if k < first_group or k > last_group:
@@ -606,8 +563,8 @@ def _fit_row(
                     if var_r > 0.0:
                         invvar_r += 1.0 / var_r
                 ints_vr[i, y, x] = 1.0 / invvar_r if invvar_r > 0.0 else 0.0
-                sum_invvar_r += invvar_r
-            chargeloss_vr = 1.0 / sum_invvar_r if sum_invvar_r > 0.0 else 0.0
+                cl_invvar_r += invvar_r
+            chargeloss_vr = 1.0 / cl_invvar_r if cl_invvar_r > 0.0 else 0.0
         else:
             chargeloss_vr = -1.0
 
@@ -637,7 +594,7 @@ def _fit_row(
 
 @njit(cache=True, nogil=True, parallel=True)
 def _fit_kernel(
-    data, groupdq, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
+    data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
     frame_time, group_time, nframes, pedestal_time, first_group, last_group, clear_first_jump,
     suppress_one_group, weight_by_total, dnu, sat, jump, persistence, no_gain, chargeloss,
     # outputs
@@ -647,7 +604,7 @@ def _fit_kernel(
 ):
     for y in prange(data.shape[2]):
         _fit_row(
-            y, data, groupdq, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
+            y, data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
         frame_time, group_time, nframes, pedestal_time, first_group, last_group, clear_first_jump,
         suppress_one_group, weight_by_total, dnu, sat, jump, persistence, no_gain, chargeloss,
         rate, rate_dq, rate_vp, rate_vr, rate_err,
@@ -832,13 +789,11 @@ def fit_ramps(
             g1 -= 1
         if g1 - g0 < 2:
             return _nothing_to_fit(nints, image_shape, pixeldq, slice(g0, g1), dnu, save_opt)
-        data = data[:, g0:g1]
-        groupdq = groupdq[:, g0:g1]
         first = max(first - g0, 0)
         last = min(last - g0, g1 - g0 - 1)
     ngroups = g1 - g0
 
-    if np.all(groupdq[:, 0] & int(flags.saturated)):
+    if np.all(groupdq[:, g0] & int(flags.saturated)):
         return _nothing_to_fit(nints, image_shape, pixeldq, slice(g0, g1), dnu, save_opt,
                                sat=int(flags.saturated))
 
@@ -852,7 +807,7 @@ def fit_ramps(
     if save_opt:
         seg_count = np.empty((nints, ny, nx), dtype=np.int32)
         cr_count = np.empty((nints, ny, nx), dtype=np.int32)
-        _count_segments_kernel(groupdq, zeroframe, use_zeroframe, first, last, clear_first_jump,
+        _count_segments_kernel(groupdq, g0, ngroups, zeroframe, use_zeroframe, first, last, clear_first_jump,
                                suppress, dnu, int(flags.saturated), int(flags.jump_det),
                                int(flags.persistence), seg_count, cr_count)
         max_segs = max(1, int(seg_count.max()))
@@ -873,7 +828,7 @@ def fit_ramps(
         opt_arrays = (dummy4,) * 7 + (dummy3, dummy4)
 
     _fit_kernel(
-        data, groupdq, pixeldq, gain, readnoise, dark, zeroframe, use_zeroframe,
+        data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark, zeroframe, use_zeroframe,
         float(frame_time), float(group_time), int(nframes), pedestal_time, first, last,
         clear_first_jump, suppress, weighting == "total",
         dnu, int(flags.saturated), int(flags.jump_det), int(flags.persistence),
