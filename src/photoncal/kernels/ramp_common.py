@@ -150,7 +150,7 @@ def median_of_finite(values, n, scratch, exclude_max=False):
 
     With ``exclude_max`` every copy of the largest value is left out first.
     ``scratch`` must hold at least ``n`` entries; ``values`` is not changed.
-    Short ramps use a branch-free rank selection, long ones a sort.
+    Short ramps use a branch-free rank selection, long ones quickselect.
     """
     m = 0
     top = -np.inf
@@ -171,11 +171,8 @@ def median_of_finite(values, n, scratch, exclude_max=False):
     if m == 0:
         return np.nan
     half = m // 2
-    if m > 24:
-        scratch[:m].sort()
-        if m % 2 == 1:
-            return scratch[half]
-        return 0.5 * (scratch[half - 1] + scratch[half])
+    if m > 48:
+        return _select_median(scratch, m)
     upper = np.nan
     lower = np.nan
     for i in range(m):
@@ -192,4 +189,46 @@ def median_of_finite(values, n, scratch, exclude_max=False):
             lower = v
     if m % 2 == 1:
         return upper
+    return 0.5 * (lower + upper)
+
+
+@njit(cache=True, nogil=True)
+def _select_median(a, m):
+    """Median of ``a[:m]`` by quickselect (reorders ``a``)."""
+    half = m // 2
+    lo = 0
+    hi = m - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if half <= j:
+            hi = j
+        elif half >= i:
+            lo = i
+        else:
+            break
+    upper = a[half]
+    if m % 2 == 1:
+        return upper
+    lower = a[0]
+    for t in range(1, half):
+        if a[t] > lower:
+            lower = a[t]
     return 0.5 * (lower + upper)
