@@ -235,6 +235,14 @@ class AssociationRegistry(dict):
             ):
                 self.add_rule(obj_name, obj)
 
+    def subset(self, keep):
+        """A registry of the rules for which ``keep(rule)`` is true (same classes)."""
+        selected = AssociationRegistry.__new__(AssociationRegistry)
+        dict.__init__(selected, {key: rule for key, rule in self.items() if keep(rule)})
+        selected.name = self.name
+        selected.global_constraints = self.global_constraints
+        return selected
+
     def update(self, other=(), **kwargs):
         """Merge another registry's rules into this one."""
         super().update(other, **kwargs)
