@@ -67,13 +67,28 @@ STCAL_SCRIPT = textwrap.dedent(
         jd.max_cores = "1"
         jd.after_jump_flag_e1 = 0.0
         gtime = meta["group_time"]
+        jp = meta.get("jump_params", {})
+        if jp:
+            jd.set_snowball_info(jp.get("expand_large_events", False), jp.get("min_jump_area", 5.0),
+                                 jp.get("min_sat_area", 1.0), jp.get("expand_factor", 2.0),
+                                 jp.get("sat_required_snowball", True), jp.get("min_sat_radius_extend", 2.5),
+                                 jp.get("sat_expand", 2) * 2, jp.get("edge_size", 25))
+            jd.set_shower_info(jp.get("find_showers", False), jp.get("extend_snr_threshold", 1.2),
+                               jp.get("extend_min_area", 90), jp.get("extend_inner_radius", 1.0),
+                               jp.get("extend_outer_radius", 2.6), jp.get("extend_ellipse_expand_ratio", 1.1),
+                               jp.get("min_diffs_single_pass", 10), jp.get("max_extended_radius", 200) * 2)
+            jd.grps_masked_after_shower = int(jp.get("time_masked_after_shower", 15.0) // gtime)
+            jd.mask_persist_grps_next_int = jp.get("mask_snowball_core_next_int", True)
+            jd.persist_grps_flagged = int(jp.get("snowball_time_masked_next_int", 4000) // gtime)
+            jd.max_shower_amplitude = jp.get("max_shower_amplitude", 4.0) * gtime
         jd.after_jump_flag_dn1 = meta["after_jump_flag_dn1"]
         jd.after_jump_flag_n1 = int(meta["after_jump_flag_time1"] // gtime)
         jd.after_jump_flag_dn2 = meta["after_jump_flag_dn2"]
         jd.after_jump_flag_n2 = int(meta["after_jump_flag_time2"] // gtime)
         t0 = time.time()
-        new_gdq, new_pdq, ncr, _ = detect_jumps_data(jd)
+        new_gdq, new_pdq, ncr, nevents = detect_jumps_data(jd)
         timings["jump"] = time.time() - t0
+        timings["events"] = int(nevents)
         return new_gdq, new_pdq, ncr
 
     def run_fit(gdq_in, pdq_in):
@@ -111,18 +126,37 @@ STCAL_SCRIPT = textwrap.dedent(
 
 def make_case(name, *, nframes, groupgap, ngroups, nints, frame_time, size, seed, instrument="NIRCAM",
               first_group_dnu=False, last_group_dnu=False, suppress_one_group=True, after_jump=False,
-              chargeloss=False):
+              chargeloss=False, snowballs=0, showers=0, jump_params=None, low_rates=False):
     """Simulated exposure with a broad range of rates, CRs, saturation and bad pixels."""
     rng = np.random.default_rng(seed)
     ny = nx = size
     shape = (ny, nx)
-    rate = np.exp(rng.uniform(np.log(0.05), np.log(3000.0), shape))
+    rate = np.exp(rng.uniform(np.log(0.05), np.log(30.0 if low_rates else 3000.0), shape))
     gain = rng.normal(2.0, 0.1, shape).astype(np.float32)
     cds_noise = rng.normal(12.0, 1.0, shape).astype(np.float32)
     pattern = jwst_read_pattern(nframes, groupgap, ngroups)
     last_frame = pattern[-1][-1]
     crs = random_cosmic_rays(shape, nints=nints, last_frame=last_frame, hits_per_pixel=0.02,
                              electrons_min=300.0, electrons_max=1e5, seed=seed + 1)
+    events = [crs]
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    for _ in range(snowballs):
+        # a bright core that saturates, with a halo of jumps around it
+        cy, cx = rng.uniform(10, ny - 10, 2)
+        r2 = (yy - cy) ** 2 + (xx - cx) ** 2
+        charge = 4e5 * np.exp(-r2 / (2 * 2.0**2))
+        hit = charge > 200.0
+        frame = rng.integers(2, last_frame + 1)
+        events.append(np.column_stack([np.full(hit.sum(), rng.integers(nints)), np.full(hit.sum(), frame),
+                                       yy[hit], xx[hit], charge[hit]]))
+    for _ in range(showers):
+        # a faint extended shower: a disk of small jumps
+        cy, cx = rng.uniform(15, ny - 15, 2)
+        hit = (yy - cy) ** 2 + (xx - cx) ** 2 < 12.0**2
+        frame = rng.integers(3, last_frame + 1)
+        events.append(np.column_stack([np.full(hit.sum(), rng.integers(nints)), np.full(hit.sum(), frame),
+                                       yy[hit], xx[hit], np.full(hit.sum(), 60.0)]))
+    crs = np.concatenate(events)
     saturation = np.full(shape, 55000.0)
     sim = simulate_ramps(rate, frame_time=frame_time, read_pattern=pattern, nints=nints, gain=gain,
                          read_noise=cds_noise / np.sqrt(2.0), saturation=saturation,
@@ -149,6 +183,7 @@ def make_case(name, *, nframes, groupgap, ngroups, nints, frame_time, size, seed
                 group_time=frame_time * (nframes + groupgap), instrument=instrument,
                 suppress_one_group=suppress_one_group, after_jump_flag_dn1=0.0,
                 after_jump_flag_time1=0.0, after_jump_flag_dn2=0.0, after_jump_flag_time2=0.0)
+    meta["jump_params"] = jump_params or {}
     if after_jump:
         group_time = meta["group_time"]
         meta.update(after_jump_flag_dn1=300.0, after_jump_flag_time1=1.5 * group_time,
@@ -176,6 +211,10 @@ CASES = [
          frame_time=10.737, chargeloss=True),
     dict(name="3 groups x 100 ints (sigma clipping)", nframes=1, groupgap=0, ngroups=3, nints=100,
          frame_time=1.0, size_factor=0.25),
+    dict(name="10 groups x 2 ints, snowballs (expand_large_events)", nframes=1, groupgap=0, ngroups=10,
+         nints=2, frame_time=10.737, snowballs=12, jump_params=dict(expand_large_events=True)),
+    dict(name="MIRI-like 20 groups, showers (find_showers)", nframes=1, groupgap=0, ngroups=20, nints=1,
+         frame_time=2.775, instrument="MIRI", showers=4, low_rates=True, jump_params=dict(find_showers=True)),
 ]
 
 
@@ -185,7 +224,9 @@ def photoncal_chain(data, gdq, pdq, gain, rnoise, meta):
         jump = detect_jumps(data, gdq, pdq, gain, rnoise, nframes=meta["nframes"],
                             group_time=meta["group_time"],
                             **{key: meta[key] for key in ("after_jump_flag_dn1", "after_jump_flag_time1",
-                                                          "after_jump_flag_dn2", "after_jump_flag_time2")})
+                                                          "after_jump_flag_dn2", "after_jump_flag_time2")},
+                            **meta["jump_params"])
+        meta["our_events"] = jump.number_extended_events
         jgdq, jpdq = jump.groupdq, jump.pixeldq
     else:
         jgdq, jpdq = gdq.copy(), pdq.copy()
@@ -266,6 +307,8 @@ def main(argv=None):
               f" DQ equal {fit_dq:.5f}; ERR within 1e-3 {err_frac:.5f}")
         print(f"  rateints within 1e-3: {ints_frac:.5f}; DQ equal {ints_dq:.5f}")
         print(f"  whole chain: rate within 1e-3 {chain_frac:.5f}; DQ equal {chain_dq:.5f}")
+        if meta["jump_params"]:
+            print(f"  extended events: photoncal {meta.get('our_events')} stcal {st_timings.get('events')}")
         print(f"  time: photoncal jump {t_jump:.3f} s fit {t_fit:.3f} s | stcal jump "
               f"{row['stcal_jump']:.3f} s fit {row['stcal_fit']:.3f} s")
     return summary

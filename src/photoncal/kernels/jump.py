@@ -562,6 +562,7 @@ def detect_jumps(
     dnu, sat, jump = int(flags.do_not_use), int(flags.saturated), int(flags.jump_det)
     bad = dnu | sat
     pdq[~(gain > 0)] |= np.uint32(flags.no_gain_value | dnu)
+    input_bad = (gdq & bad) != 0 if p["find_showers"] else None
 
     def groups(seconds, name):
         if seconds and seconds > 0:
@@ -631,5 +632,5 @@ def detect_jumps(
             number_events = jump_events.flag_snowballs(gdq, p, group_time=group_time, flags=flags)
         if p["find_showers"]:
             number_events = jump_events.flag_showers(data, gdq, pdq, gain, readnoise, p, nframes=int(nframes),
-                                                     group_time=group_time, flags=flags)
+                                                     group_time=group_time, flags=flags, input_bad=input_bad)
     return JumpResult(gdq, pdq, number_crs, number_events, skipped=skipped)

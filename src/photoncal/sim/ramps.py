@@ -17,13 +17,16 @@ frame_time`` and a Roman resultant at ``frame_time * mean(reads)``.
 Noise model
 -----------
 * Charge: the electrons that arrive between two reads are Poisson with mean
-  ``lam = rate * dt``.  Below :data:`POISSON_GAUSSIAN_MIN` (1000 e-) the draw
-  is exact: from a per-pixel Walker alias table for the single-frame
-  interval, and for longer intervals (group gaps) by CDF inversion below
+  ``lam = rate * dt``.  When a single frame collects fewer than
+  :data:`POISSON_GAUSSIAN_MIN` (100 e-) on average the draws are exact: from
+  a per-pixel Walker alias table of the single-frame distribution (sums of
+  such draws for gaps of up to 16 frames), otherwise by CDF inversion below
   :data:`POISSON_INVERSION_MAX` (10 e-) or Hormann's transformed rejection
-  (PTRS) above.  From 1000 e- on, the Gaussian approximation
-  ``round(N(lam, lam))`` is used (its neglected skewness is ``lam**-0.5`` <
-  3 %).
+  (PTRS).  From 100 e- per frame on, the Gaussian approximation is used
+  (its neglected skewness is ``lam**-0.5`` <= 10 % per frame and smaller
+  for the sums that make a group): the increments inside a group enter a
+  group only through their sum and their read-weighted sum, which are drawn
+  as two correlated normals (reads near saturation are drawn one by one).
 * Read noise: ``read_noise`` is the Gaussian noise of one single-frame read
   in DN.  A group of ``n`` reads therefore carries ``read_noise / sqrt(n)``.
   In terms of the READNOISE reference files:
@@ -60,7 +63,7 @@ __all__ = [
 #: Expected counts below this are drawn by exact CDF inversion.
 POISSON_INVERSION_MAX = 10.0
 #: Expected counts at or above this are drawn from the Gaussian approximation.
-POISSON_GAUSSIAN_MIN = 1000.0
+POISSON_GAUSSIAN_MIN = 100.0
 # Large enough for the tabulated CDF of any mean below POISSON_GAUSSIAN_MIN.
 _POISSON_TABLE_SIZE = 2048
 
@@ -321,13 +324,30 @@ def _build_poisson_alias(prob, alias, small, large, lam):
     return int(k_lo), n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _poisson_from_alias(state, prob, alias, k_lo, n):
     """Exact Poisson deviate from an alias table (one uniform, no search)."""
     x = _uniform(state) * n
     i = int(x)
     k = i if (x - i) < prob[i] else alias[i]
     return float(k_lo + k)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw_frames(state, nframes, frame_lam, poisson, use_table, prob, alias, k_lo, ntable):
+    """Electrons collected over ``nframes`` frames of mean ``frame_lam`` each."""
+    if nframes <= 0:
+        return 0.0
+    if not poisson:
+        return frame_lam * nframes
+    if use_table and nframes <= 16:
+        # A sum of single-frame draws from the pixel's table: cheaper than one general draw.
+        total = 0.0
+        for _ in range(nframes):
+            total += _poisson_from_alias(state, prob, alias, k_lo, ntable)
+        return total
+    lam = frame_lam * nframes
+    return _poisson(state, lam, math.exp(-lam) if lam < POISSON_INVERSION_MAX else 0.0)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -344,6 +364,7 @@ def _simulate_kernel(
     use_saturation,
     frames,
     group_start,
+    group_moments,
     frame_time,
     cr_row_offsets,
     cr_x,
@@ -385,38 +406,74 @@ def _simulate_kernel(
             else:
                 raw_sat = np.inf
                 linear_sat = np.inf
+            gaussian = poisson and frame_lam >= POISSON_GAUSSIAN_MIN
             charge = 0.0
             previous_frame = 0
             first_saturated = -1
             raw_guess = 0.0
             for g in range(ngroups):
-                linear_sum = 0.0
-                nclipped = 0
-                nreads = group_start[g + 1] - group_start[g]
-                for r in range(group_start[g], group_start[g + 1]):
-                    frame = frames[r]
-                    nnew = frame - previous_frame
-                    if poisson:
-                        if use_table and nnew <= 16:
-                            # Sum of single-frame draws: cheaper than one general draw.
-                            for _ in range(nnew):
-                                charge += _poisson_from_alias(state, prob, alias, k_lo, ntable)
-                        else:
-                            lam = frame_lam * nnew
-                            charge += _poisson(state, lam, math.exp(-lam) if lam < POISSON_INVERSION_MAX else 0.0)
-                    else:
-                        charge += frame_lam * nnew
-                    # Cosmic rays arrive just before the read of their frame.
-                    while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= frame:
-                        charge += cr_electrons[cr_pos]
+                r0 = group_start[g]
+                r1 = group_start[g + 1]
+                nreads = r1 - r0
+                first = frames[r0]
+                last = frames[r1 - 1]
+                # Charge collected up to the group's first read.
+                charge += _draw_frames(state, first - previous_frame, frame_lam, poisson, use_table, prob, alias,
+                                       k_lo, ntable)
+                while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= first:
+                    charge += cr_electrons[cr_pos]
+                    cr_pos += 1
+                previous_frame = last
+                d_sum = group_moments[g, 0]
+                grouped = gaussian and d_sum > 0.0
+                if grouped and use_saturation:
+                    # Reads near saturation are drawn one by one so that they clip.
+                    reach = charge + frame_lam * d_sum + 8.0 * math.sqrt(frame_lam * d_sum)
+                    grouped = reach / pixel_gain < linear_sat
+                if grouped:
+                    # Gaussian regime: the within-group increments enter only through their
+                    # sum S and weighted sum W (weights: share of the group's reads after
+                    # each increment); draw them as two correlated normals.
+                    a_sum = group_moments[g, 1]
+                    b_sum = group_moments[g, 2]
+                    z1 = _normal(state)
+                    z2 = _normal(state)
+                    total = frame_lam * d_sum + math.sqrt(frame_lam * d_sum) * z1
+                    weighted = (frame_lam * a_sum + a_sum / d_sum * (total - frame_lam * d_sum)
+                                + math.sqrt(max(frame_lam * (b_sum - a_sum * a_sum / d_sum), 0.0)) * z2)
+                    while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= last:
+                        later = 0
+                        for r in range(r0, r1):
+                            if frames[r] >= cr_frame[cr_pos]:
+                                later += 1
+                        total += cr_electrons[cr_pos]
+                        weighted += cr_electrons[cr_pos] * later / nreads
                         cr_pos += 1
-                    previous_frame = frame
+                    linear_mean = (charge + weighted) / pixel_gain
+                    charge += total
+                    nclipped = 0
+                else:
                     linear = charge / pixel_gain
+                    nclipped = 0
                     if linear >= linear_sat:
                         linear = linear_sat
-                        nclipped += 1
-                    linear_sum += linear
-                linear_mean = linear_sum / nreads
+                        nclipped = 1
+                    linear_sum = linear
+                    frame = first
+                    for r in range(r0 + 1, r1):
+                        charge += _draw_frames(state, frames[r] - frame, frame_lam, poisson, use_table, prob,
+                                               alias, k_lo, ntable)
+                        frame = frames[r]
+                        # Cosmic rays arrive just before the read of their frame.
+                        while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= frame:
+                            charge += cr_electrons[cr_pos]
+                            cr_pos += 1
+                        linear = charge / pixel_gain
+                        if linear >= linear_sat:
+                            linear = linear_sat
+                            nclipped += 1
+                        linear_sum += linear
+                    linear_mean = linear_sum / nreads
                 if nclipped > 0 and first_saturated < 0:
                     first_saturated = g
                 if nclipped == nreads:
@@ -503,6 +560,23 @@ def _as_plane(value, shape, name, dtype=np.float64):
     if arr.shape != shape:
         raise ValueError(f"simulate_ramps: {name} must be a scalar or have shape {shape}, got {arr.shape}")
     return np.ascontiguousarray(arr)
+
+
+def _group_moments(frames, group_start):
+    """Per group: frames spanned after its first read (D), and the sums of the
+    increments' weights (A) and squared weights (B), each weighted by the frames
+    of its increment; the weight of an increment is the share of the group's
+    reads that see it."""
+    ngroups = len(group_start) - 1
+    moments = np.zeros((ngroups, 3), dtype=np.float64)
+    for g in range(ngroups):
+        reads = frames[group_start[g]:group_start[g + 1]]
+        n = len(reads)
+        for j in range(1, n):
+            span = reads[j] - reads[j - 1]
+            weight = (n - j) / n
+            moments[g] += (span, weight * span, weight * weight * span)
+    return moments
 
 
 def _prepare_cosmic_rays(cosmic_rays, nints, ny, nx, frames, group_start):
@@ -643,6 +717,7 @@ def simulate_ramps(
         saturation2d = np.zeros((1, 1), dtype=np.float64)
 
     table, offsets = _prepare_cosmic_rays(cosmic_rays, nints, ny, nx, frames, group_start)
+    group_moments = _group_moments(frames, group_start)
 
     data = np.empty((nints, ngroups, ny, nx), dtype=np.float32)
     saturated_group = np.empty((nints, ny, nx), dtype=np.int16)
@@ -659,6 +734,7 @@ def simulate_ramps(
         saturation is not None,
         frames,
         group_start,
+        group_moments,
         float(frame_time),
         offsets,
         table["x"].astype(np.int64),
