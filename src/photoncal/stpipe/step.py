@@ -530,6 +530,22 @@ class Step:
         self.log.info("Step %s skipped: %s", self.name, reason)
         return model
 
+    def record_provenance(self, model, status: str | None = None):
+        """Write this step's status and the reference files it has fetched so
+        far into ``model``, a side product that is not the step's result
+        (``_rateints``, ``_fitopt``); the result gets them from the framework
+        after :meth:`process`.  ``status`` defaults to COMPLETE (SKIPPED after
+        :meth:`skip_step`).  Returns ``model``."""
+        name = self.status_name()
+        if name:
+            state = status or ("SKIPPED" if self._skip_reason else "COMPLETE")
+            for item in iter_models(model):
+                _set_meta(item, f"cal_step.{name}", state, self.log)
+        for item in iter_models(model):
+            for reftype, recorded in self._reference_files_used:
+                _set_meta(item, f"ref_file.{reftype}.name", recorded, self.log)
+        return model
+
     def _run_hooks(self, kind: str, value):
         hooks = getattr(self, f"{kind}_hooks", None) or []
         if not hooks:
