@@ -62,9 +62,23 @@ def test_established_dotted_names():
     assert registry.lookup("bkg_subtract").alias == "background"
 
 
+def unimplemented_entry():
+    """A registered step whose module does not exist (yet), or None."""
+    import importlib.util
+
+    for entry in registry.entries():
+        if not entry.is_pipeline and importlib.util.find_spec(entry.module) is None:
+            return entry
+    return None
+
+
 def test_missing_modules_are_not_implemented_yet():
-    with pytest.raises(StepNotImplementedError, match=r"'jwst.jump.JumpStep' \(photoncal.steps.jump.JumpStep\)"):
-        registry.resolve("jwst.jump.JumpStep")
+    entry = unimplemented_entry()
+    if entry is None:
+        pytest.skip("every registered step is implemented")
+    jwst_name = entry.names[1]  # jwst.<package>.<Class>
+    with pytest.raises(StepNotImplementedError, match=rf"'{jwst_name}' \({entry.dotted_name}\)"):
+        registry.resolve(jwst_name)
 
 
 def test_unknown_names_suggest_close_ones():
@@ -88,8 +102,9 @@ def test_step_subclasses_register_themselves():
     class Impostor(Step):
         class_alias = "jump"  # belongs to the static table: not taken over
 
-    with pytest.raises(StepNotImplementedError):
-        registry.resolve("jump")
+    from photoncal.steps.jump import JumpStep
+
+    assert registry.resolve("jump") is JumpStep
 
 
 def test_framework_import_is_light():
