@@ -122,12 +122,18 @@ class RampFitStep(Step):
         return image
 
     def _save_fitopt(self, model, fitopt):
+        import numpy as np
+
         from photoncal.datamodels import RampFitOutputModel
 
+        crmag = fitopt.crmag
+        if crmag.shape[1] == 0:
+            # no jump anywhere: one plane of zeros keeps the 4-D layout of the product
+            crmag = np.zeros(crmag.shape[:1] + (1,) + crmag.shape[2:], dtype=np.float32)
         opt = RampFitOutputModel(
             slope=fitopt.slope, sigslope=fitopt.sigslope, var_poisson=fitopt.var_poisson,
             var_rnoise=fitopt.var_rnoise, yint=fitopt.yint, sigyint=fitopt.sigyint,
-            pedestal=fitopt.pedestal, weights=fitopt.weights, crmag=fitopt.crmag,
+            pedestal=fitopt.pedestal, weights=fitopt.weights, crmag=crmag,
         )
         opt.update(model)
         self.record_provenance(opt)
