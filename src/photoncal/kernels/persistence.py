@@ -143,15 +143,20 @@ def _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs):
     for g in range(ngroups):
         if gdq_int[g, y, x] & jump:
             n_bad += 1
+    s = 0.0
     for g in range(1, ngroups):
         if gdq_int[g, y, x] & sat:
             diffs[g - 1] = huge
             n_bad += 1
         else:
             diffs[g - 1] = np.float64(np.float32(data_int[g, y, x] - data_int[g - 1, y, x]))
+            s += diffs[g - 1]
     upper = (ngroups - 1) - n_bad
     if upper <= 0:
         return 0.0
+    if n_bad == 0:
+        # nothing to drop: the mean of every difference, no sorting needed
+        return s / upper
     # insertion sort in place: a handful of values, no allocation per pixel
     n = ngroups - 1
     for a in range(1, n):
@@ -237,53 +242,74 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
     for yy in prange(dy):
         decayed = np.zeros(nfam, dtype=np.float64)
         diffs = np.empty(max(ngroups - 1, 1), dtype=np.float64)
+        jumps = np.empty(max(ngroups, 1), dtype=np.int64)
         for xx in range(dx):
             y = yy - y0
             x = xx - x0
             inside = y >= 0 and y < ny and x >= 0 and x < nx
+            # No trapped charge: nothing decays, the ramp is unchanged (the
+            # usual case of the first exposure, without input_trapsfilled).
+            empty = True
+            for k in range(nfam):
+                if traps[k, yy, xx] != traps[k, yy, xx]:
+                    traps[k, yy, xx] = 0.0  # NaN counts as no trapped charge
+                if traps[k, yy, xx] != 0.0 and decay[k] != 0.0:
+                    empty = False
             if not inside:
-                for k in range(nfam):
-                    if decay[k] == 0.0:
-                        continue
-                    if reset_decay > 0.0:
-                        traps[k, yy, xx] -= traps[k, yy, xx] * release_reset[k]
-                    for g in range(ngroups):
-                        traps[k, yy, xx] -= traps[k, yy, xx] * release_group[k]
+                if not empty:
+                    for k in range(nfam):
+                        if decay[k] == 0.0:
+                            continue
+                        if reset_decay > 0.0:
+                            traps[k, yy, xx] -= traps[k, yy, xx] * release_reset[k]
+                        for g in range(ngroups):
+                            traps[k, yy, xx] -= traps[k, yy, xx] * release_group[k]
                 continue
             grp_slope = _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs)
+            pixel_limit = np.float64(limit[y, x])
+            if pixel_limit != pixel_limit:
+                pixel_limit = 1.0e7  # NaN PERSAT: never reached
             if limit_bad[y, x]:
                 slope = 0.0
             else:
-                slope = grp_slope / (limit[y, x] * tgroup)
-            for k in range(nfam):
-                decayed[k] = 0.0
-            flagged = False
-            for g in range(ngroups):
-                pers = 0.0
+                slope = grp_slope / (pixel_limit * tgroup)
+            if not empty:
                 for k in range(nfam):
-                    if decay[k] == 0.0:
-                        continue
-                    if g == 0 and reset_decay > 0.0:
-                        traps[k, yy, xx] -= traps[k, yy, xx] * release_reset[k]
-                    in_group = traps[k, yy, xx] * release_group[k]
-                    decayed[k] += in_group
-                    traps[k, yy, xx] -= in_group
-                    pers += decayed[k]
-                data_int[g, y, x] = np.float64(data_int[g, y, x]) - pers
-                if save:
-                    saved[g, y, x] = pers
-                if use_cutoff and pers >= cutoff:
-                    flagged = True
-            if flagged:
-                pixeldq[y, x] |= pers_flag
+                    decayed[k] = 0.0
+                flagged = False
+                for g in range(ngroups):
+                    pers = 0.0
+                    for k in range(nfam):
+                        if decay[k] == 0.0:
+                            continue
+                        if g == 0 and reset_decay > 0.0:
+                            traps[k, yy, xx] -= traps[k, yy, xx] * release_reset[k]
+                        in_group = traps[k, yy, xx] * release_group[k]
+                        decayed[k] += in_group
+                        traps[k, yy, xx] -= in_group
+                        pers += decayed[k]
+                    data_int[g, y, x] = np.float64(data_int[g, y, x]) - pers
+                    if save:
+                        saved[g, y, x] = pers
+                    if use_cutoff and pers >= cutoff:
+                        flagged = True
+                if flagged:
+                    pixeldq[y, x] |= pers_flag
             # Captures at the end of the integration, from the corrected ramp.
             sat_count = 0
             if not limit_bad[y, x]:
                 for g in range(ngroups):
-                    if data_int[g, y, x] > limit[y, x]:
+                    if data_int[g, y, x] > pixel_limit:
                         sat_count += 1
             dt = ngroups * tgroup + nresets * tframe - sat_count * tgroup
-            dens = density[y, x]
+            dens = np.float64(density[y, x])
+            if dens != dens:
+                dens = 0.0  # NaN TRAPDENSITY: no traps
+            njumps = 0
+            for g in range(1, ngroups):
+                if gdq_int[g, y, x] & jump:
+                    jumps[njumps] = g
+                    njumps += 1
             for k in range(nfam):
                 tau = 1.0e10 if c1[k] == 0.0 else 1.0 / abs(c1[k])
                 filled = SCALEFACTOR * (
@@ -294,16 +320,16 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
                 if sat_count > 0:
                     if sat_count == ngroups:
                         filled = dens * c2[k]
-                    empty = dens * c0[k] - (filled - dens * c2[k])
-                    filled = filled + empty * sat_fill[k, sat_count]
+                    still_empty = dens * c0[k] - (filled - dens * c2[k])
+                    filled = filled + still_empty * sat_fill[k, sat_count]
                 cr = 0.0
-                for g in range(1, ngroups):
-                    if gdq_int[g, y, x] & jump:
-                        delta_t = (ngroups - g - 0.5) * tgroup
-                        amp = np.float64(data_int[g, y, x] - data_int[g - 1, y, x]) - grp_slope
-                        if amp < 0.0:
-                            amp = 0.0
-                        cr += dens * amp * (c0[k] * (1.0 - np.exp(c1[k] * delta_t)) + c2[k])
+                for j in range(njumps):
+                    g = jumps[j]
+                    delta_t = (ngroups - g - 0.5) * tgroup
+                    amp = np.float64(data_int[g, y, x] - data_int[g - 1, y, x]) - grp_slope
+                    if amp < 0.0:
+                        amp = 0.0
+                    cr += dens * amp * (c0[k] * (1.0 - np.exp(c1[k] * delta_t)) + c2[k])
                 traps[k, yy, xx] += filled + SCALEFACTOR * cr
 
 
@@ -395,11 +421,15 @@ def trap_persistence(
             f"science array ({ny}x{nx} at row {y0}, column {x0}) does not fit in the traps-filled state {traps_filled.shape[1:]}"
         )
 
-    np.nan_to_num(traps_filled, copy=False, nan=0.0)
-    density = np.nan_to_num(np.asarray(trap_density, dtype=np.float64), nan=0.0)
+    # NaN traps, density and PERSAT are handled pixel by pixel in the kernel
+    density = np.asarray(trap_density)
+    density = density.astype(np.float64) if not density.dtype.isnative or density.dtype.kind != "f" else density
     if trap_density_dq is not None:
-        density[(np.asarray(trap_density_dq) & do_not_use) != 0] = 0.0
-    limit = np.nan_to_num(np.asarray(persat, dtype=np.float64), nan=1.0e7)
+        bad_density = (np.asarray(trap_density_dq) & do_not_use) != 0
+        if bad_density.any():
+            density = np.where(bad_density, 0.0, density)
+    limit = np.asarray(persat)
+    limit = limit.astype(np.float64) if not limit.dtype.isnative or limit.dtype.kind != "f" else limit
     if persat_dq is not None:
         limit_bad = (np.asarray(persat_dq) & do_not_use) != 0
     else:
