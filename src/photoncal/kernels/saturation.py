@@ -374,6 +374,8 @@ def flag_saturation(
                 cand = _partial_saturation(
                     data_int[g], gdq_int[g], gdq_int[g + 1], thresh, dilution, no_check, sat, dnu
                 )
+                if not cand.any():
+                    continue  # the usual case: no group saturated within its frames
                 if n_pix_grow_sat > 0:
                     cand = box_dilate(cand, n_pix_grow_sat)
                 _or_where(gdq_int[g], cand, dnu)
