@@ -42,6 +42,7 @@ CASES = {
     "miri": dict(detector="MIRIMAGE", subarray="SUB128", readpatt="FAST", ngroups=20, nints=2, seed=5,
                  sky_offset=20.0),
     "nircam_full": dict(detector="NRCA1", subarray="FULL", readpatt="MEDIUM8", ngroups=10, nints=1, seed=1),
+    "miri_full": dict(detector="MIRIMAGE", subarray="FULL", readpatt="FAST", ngroups=10, nints=2, seed=6),
 }
 RTOL = 1e-3
 ATOL = 1e-6
