@@ -230,11 +230,12 @@ def _detect_row(
         rn = np.float32(readnoise[y, x]) * gain32
         rn2 = float(rn * rn)
         _first_differences(data, gdq, y, x, gain32, dt, bad, fd)
-        median = median_of_finite(fd, n, scratch)
-        median_out[y, x] = median
         if mode == _MODE_MEDIAN_ONLY:
+            median_out[y, x] = median_of_finite(fd, n, scratch)
             continue
         if mode == _MODE_SINGLE_PASS:
+            median = median_of_finite(fd, n, scratch)
+            median_out[y, x] = median
             sigma = _sigma(median, dt[0], n_reads_diff[0], rn2)
             for j in range(n):
                 k = j % ndiff
@@ -286,6 +287,10 @@ def _detect_row(
                 if gdq[i, k, y, x] & jump:
                     count += 1
         ncr_out[y, x] = count
+        if mode != _MODE_SINGLE_PASS and count > 0:
+            # The neighbour and after-jump flagging read the median difference
+            # of pixels with jumps only; the others never need it.
+            median_out[y, x] = median_of_finite(fd, n, scratch)
 
 
 @njit(cache=True, nogil=True, parallel=True)
