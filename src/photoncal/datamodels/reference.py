@@ -86,7 +86,13 @@ class ReferenceFileModel(DataModel):
             return arr
         from photoncal import dqflags
 
-        master = dqflags.dq_from_dqdef(arr, dq_def)
+        listed = _identity_dqdef_mask(dq_def, dqflags.pixel)
+        if listed is not None:
+            # The file already uses master-table bits (the usual case): keep the
+            # listed ones in one pass instead of one full-array pass per row.
+            master = np.bitwise_and(np.asarray(arr, dtype=np.uint32), np.uint32(listed))
+        else:
+            master = dqflags.dq_from_dqdef(arr, dq_def)
         present = int(np.bitwise_or.reduce(master.ravel())) if master.size else 0
         values = [1 << b for b in range(32) if present & (1 << b)]
         self.dq_def = dqflags.dqdef_table(values)
@@ -352,3 +358,20 @@ class FilteroffsetModel(_AsdfReferenceModel):
         super().__init__(init=init, **kwargs)
         if filters is not None:
             self.filters = filters
+
+
+def _identity_dqdef_mask(dq_def, master):
+    """The OR of the DQ_DEF values when every row names the master-table flag of
+    its own value (translation is then the identity on those bits), else None."""
+    listed = 0
+    for row in dq_def:
+        value = int(row["VALUE"])
+        if value == 0:
+            continue
+        name = row["NAME"]
+        if isinstance(name, bytes):
+            name = name.decode("ascii")
+        if master.get(str(name).strip().upper()) != value:
+            return None
+        listed |= value
+    return listed
