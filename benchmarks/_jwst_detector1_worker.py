@@ -60,11 +60,13 @@ def main(argv):
     from jwst.pipeline import Detector1Pipeline
 
     t_imported = time.perf_counter()
+    c_imported = time.process_time()
     Detector1Pipeline.call(uncal, steps=steps, save_results=True, output_dir=outdir)
     t_done = time.perf_counter()
     print(json.dumps({
         "import_s": t_imported - t_start,
         "run_s": t_done - t_imported,
+        "cpu_s": time.process_time() - c_imported,
         "steps": step_times,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }))

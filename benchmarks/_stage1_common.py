@@ -47,12 +47,22 @@ PHOTONCAL_CHILD = textwrap.dedent(
                 times.append([self.name, time.perf_counter() - start])
     stpipe_step.Step.run = timed
     uncal, outdir, refdir, steps = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+    warm = sys.argv[5] == "1"
     t1 = time.perf_counter()
+    c1 = time.process_time()
     Detector1Pipeline.call(uncal, reference_dir=refdir, output_dir=outdir, save_results=True, steps=steps,
                            configure_log=False)
     t2 = time.perf_counter()
-    print(json.dumps({"import_s": t1 - t0, "run_s": t2 - t1, "steps": times,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+    c2 = time.process_time()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    record = {"import_s": t1 - t0, "run_s": t2 - t1, "cpu_s": c2 - c1, "steps": list(times), "peak_mb": peak}
+    if warm:
+        # the same run again in this process: imports done, numba functions loaded
+        Detector1Pipeline.call(uncal, reference_dir=refdir, output_dir=outdir, save_results=True, steps=steps,
+                               configure_log=False)
+        record["warm_s"] = time.perf_counter() - t2
+        record["warm_cpu_s"] = time.process_time() - c2
+    print(json.dumps(record))
     """
 )
 
@@ -112,13 +122,14 @@ def jwst_overrides(uncal, refdir):
     return steps
 
 
-def run_photoncal(uncal, outdir, refdir, steps=None, threads=None):
-    """Run calwebb_detector1 in a fresh process; returns its timing record."""
+def run_photoncal(uncal, outdir, refdir, steps=None, threads=None, warm=False):
+    """Run calwebb_detector1 in a fresh process; returns its timing record
+    (with ``warm``, also the time of a second run in the same process)."""
     os.makedirs(outdir, exist_ok=True)
     extra = {"NUMBA_NUM_THREADS": str(threads)} if threads else {}
     result = subprocess.run(
         [sys.executable, "-c", PHOTONCAL_CHILD, os.fspath(uncal), os.fspath(outdir), os.fspath(refdir),
-         json.dumps(steps or {})],
+         json.dumps(steps or {}), "1" if warm else "0"],
         capture_output=True, text=True, env=environment(**extra),
     )
     return _last_json(result, "photoncal")
