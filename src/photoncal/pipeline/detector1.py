@@ -74,6 +74,8 @@ class Detector1Pipeline(Pipeline):
     }
 
     _product_suffix = "rate"
+    #: The ``_rateints`` CubeModel of the last run (None when ramp fitting was skipped).
+    rateints = None
 
     def default_suffix(self) -> str:
         # _rate when ramp fitting ran, else the ramp it stopped at (as established)
@@ -81,6 +83,7 @@ class Detector1Pipeline(Pipeline):
 
     def process(self, step_input):
         self.log.info("Starting calwebb_detector1 ...")
+        self.rateints = None
         ramp, order = open_stage1_ramp(self, step_input, NIR_STEPS, MIRI_STEPS)
         ramp, remaining = run_until_saturated(self, ramp, order)
         if remaining is not None:
@@ -88,6 +91,7 @@ class Detector1Pipeline(Pipeline):
         else:
             if self.save_calibrated_ramp:
                 self.save_model(ramp, suffix="ramp", force=True)
+            self.ramp_fit.rateints = None
             rate = self.ramp_fit.run(ramp)
             rateints = self.ramp_fit.rateints
             if rateints is None:
