@@ -100,8 +100,11 @@ class JumpStep(Step):
             return self.skip_step(model, result.skipped)
         self.log.info("Total number of jumps flagged: %d", result.number_crs)
         dnu = dqflags.group["DO_NOT_USE"]
+        groupdq = model.groupdq
+        # groups flagged DO_NOT_USE in every pixel (the first pixel decides most at once)
         flagged_groups = sum(
-            1 for i in range(nints) for g in range(ngroups) if np.all(model.groupdq[i, g] & dnu)
+            1 for i in range(nints) for g in range(ngroups)
+            if groupdq[i, g, 0, 0] & dnu and np.all(groupdq[i, g] & dnu)
         )
         usable_groups = nints * ngroups - flagged_groups - nints
         if usable_groups >= 1 and exposure.group_time:
