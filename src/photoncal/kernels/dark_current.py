@@ -92,6 +92,19 @@ def match_dark_frames(
     message : str
         Explanation; ``dark4`` is None when the dark cannot be used.
     """
+    dark4, starts, counts, message, n_new = _match_frames(
+        dark, ngroups=ngroups, nframes=nframes, groupgap=groupgap,
+        dark_nframes=dark_nframes, dark_groupgap=dark_groupgap,
+    )
+    if dark4 is not None and n_new:
+        dark4 = _extend_dark(dark4, n_new)
+    return dark4, starts, counts, message
+
+
+def _match_frames(dark, *, ngroups, nframes, groupgap, dark_nframes, dark_groupgap):
+    """:func:`match_dark_frames` without building the extrapolated frames:
+    returns the dark as stored (4-D float32) and how many frames the kernels
+    extrapolate past its end (:func:`_frame`)."""
     dark = np.asarray(dark)
     if dark.ndim == 3:
         dark4 = dark[np.newaxis]
@@ -102,13 +115,13 @@ def match_dark_frames(
     if dark4.shape[1] < 1:
         raise ValueError("DARK SCI has no groups")
     message = ""
+    n_new = 0
     sci_total = total_frames(ngroups, nframes, groupgap)
     dark_total = total_frames(dark4.shape[1], dark_nframes, dark_groupgap)
     if sci_total > dark_total:
         if dark4.shape[1] < 2:
             raise ValueError("the DARK reference has a single group and cannot be extrapolated to the science length")
         n_new = math.ceil((sci_total - dark_total + dark_groupgap) / (dark_nframes + dark_groupgap))
-        dark4 = _extend_dark(dark4, n_new)
         message = (
             f"dark spans {dark_total} frames, science {sci_total}: extrapolated {n_new} dark groups"
         )
@@ -116,8 +129,8 @@ def match_dark_frames(
         return None, None, None, (
             f"dark NFRAMES={dark_nframes}/GROUPGAP={dark_groupgap} exceed the science "
             f"NFRAMES={nframes}/GROUPGAP={groupgap}; dark not subtracted"
-        )
-    navail = dark4.shape[1]
+        ), 0
+    navail = dark4.shape[1] + n_new
     if nframes == dark_nframes and groupgap == dark_groupgap:
         starts = np.arange(ngroups, dtype=np.int64)
         counts = np.ones(ngroups, dtype=np.int64)
@@ -126,7 +139,20 @@ def match_dark_frames(
     else:
         starts = np.arange(ngroups, dtype=np.int64) * (nframes + groupgap)
         counts = np.clip(navail - starts, 0, nframes).astype(np.int64)
-    return np.ascontiguousarray(dark4, dtype=np.float32), starts, counts, message
+    return np.ascontiguousarray(dark4, dtype=np.float32), starts, counts, message, n_new
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _frame(dark4, d, f, y, x):
+    """Dark frame ``f`` at (y, x); past the stored frames, the linear
+    extrapolation of the last two (float64 arithmetic, float32 value, as
+    :func:`_extend_dark` builds them)."""
+    stored = dark4.shape[1]
+    if f < stored:
+        return dark4[d, f, y, x]
+    last = np.float64(dark4[d, stored - 1, y, x])
+    previous = np.float64(dark4[d, stored - 2, y, x])
+    return np.float32(last + (f - stored + 1) * (last - previous))
 
 
 @njit(cache=True, nogil=True)
@@ -145,7 +171,7 @@ def _average(dark4, starts, counts, out):
                     continue
                 acc = np.float32(0.0)
                 for f in range(s, s + n):
-                    v = dark4[d, f, y, x]
+                    v = _frame(dark4, d, f, y, x)
                     if v == v:
                         acc += v
                 out[d, g, y, x] = acc / np.float32(n)
@@ -155,14 +181,14 @@ def _average(dark4, starts, counts, out):
 def _subtract_fused(data, dark4, starts, counts, dark_index):
     """data[i, g] -= mean of the matching dark frames (NaN as 0), one row at a time."""
     nints, ngroups, ny, nx = data.shape
-    nd = dark4.shape[0]
+    nd, stored = dark4.shape[0], dark4.shape[1]
     for y in prange(ny):
         row = np.empty(nx, dtype=np.float32)
         for d in range(nd):
             for g in range(ngroups):
                 n = counts[g]
                 s = starts[g]
-                if n == 1:
+                if n == 1 and s < stored:
                     src = dark4[d, s, y]
                     for x in range(nx):
                         v = src[x]
@@ -174,13 +200,21 @@ def _subtract_fused(data, dark4, starts, counts, dark_index):
                     for x in range(nx):
                         row[x] = np.float32(0.0)
                     for f in range(s, s + n):
-                        src = dark4[d, f, y]
+                        if f < stored:
+                            src = dark4[d, f, y]
+                            for x in range(nx):
+                                v = src[x]
+                                if v == v:
+                                    row[x] += v
+                        else:
+                            # past the stored frames: extrapolated on the fly (no copy of the dark)
+                            for x in range(nx):
+                                v = _frame(dark4, d, f, y, x)
+                                if v == v:
+                                    row[x] += v
+                    if n > 1:
                         for x in range(nx):
-                            v = src[x]
-                            if v == v:
-                                row[x] += v
-                    for x in range(nx):
-                        row[x] /= np.float32(n)
+                            row[x] /= np.float32(n)
                 for i in range(nints):
                     if dark_index[i] == d:
                         out = data[i, g, y]
@@ -214,7 +248,7 @@ def average_dark_frames(
         Shape (ngroups, ny, nx) for a 3-D dark, (dark nints, ngroups, ny, nx)
         for a 4-D dark.
     """
-    dark4, starts, counts, _ = match_dark_frames(
+    dark4, starts, counts, _, _ = _match_frames(
         dark, ngroups=ngroups, nframes=nframes, groupgap=groupgap,
         dark_nframes=dark_nframes, dark_groupgap=dark_groupgap,
     )
@@ -282,7 +316,7 @@ def subtract_dark(
             "the dark must match the science subarray"
         )
     dq2 = _merged_dark_dq(dark_dq, (ny, nx))
-    dark4, starts, counts, message = match_dark_frames(
+    dark4, starts, counts, message, _ = _match_frames(
         dark, ngroups=ngroups, nframes=nframes, groupgap=groupgap,
         dark_nframes=dark_nframes, dark_groupgap=dark_groupgap,
     )
