@@ -32,7 +32,7 @@ class LinearityStep(Step):
         lin = science_reference(self, model, "linearity")
         if lin is None:
             return self.skip_step(model, "no LINEARITY reference file (N/A)")
-        inverse = getattr(lin, "inv_coeffs", None)
+        inverse = lin.inv_coeffs if "inv_coeffs" in lin.keys() else None
         read_pattern = None
         read_times = getattr(model.meta.exposure, "read_times", None)
         if inverse is not None and int(model.meta.exposure.nframes or 1) > 1 and not read_times:
