@@ -48,10 +48,14 @@ def reference_dir() -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _simulated(detector, subarray, filter_name, seed, effects, pointing_error, sky_offset, ra, dec, roll):
+def _simulated(detector, subarray, filter_name, seed, effects, pointing_error, sky_offset, ra, dec, roll, scene):
     from photoncal import sim
 
     kwargs = {}
+    if scene == "stars":
+        # two isolated point sources well inside a subarray centred on (ra, dec)
+        kwargs["scene"] = sim.Scene.from_sources([ra, ra], [dec, dec + 1.7 / 3600.0], [2.0e-5, 1.0e-5],
+                                                 kind="point", sky_background=0.2)
     if filter_name is not None:
         kwargs["filter"] = filter_name
     readpatt = {"MIRIMAGE": "FAST", "NIS": "NISRAPID"}.get(detector)
@@ -66,7 +70,7 @@ def _simulated(detector, subarray, filter_name, seed, effects, pointing_error, s
 
 def rate_exposure(detector="NRCA1", subarray="SUB160", filter_name=None, seed=1, effects="noiseless",
                   pointing_error=(0.0, 0.0, 0.0), noise=False, sky_offset=0.0, ra=53.16, dec=-27.79,
-                  roll=45.0, nints=None):
+                  roll=45.0, nints=None, scene="default"):
     """A rate ImageModel (CubeModel with ``nints``) from the simulator, and its truth.
 
     Returns
@@ -80,7 +84,7 @@ def rate_exposure(detector="NRCA1", subarray="SUB160", filter_name=None, seed=1,
     from photoncal.dqflags import pixel
 
     level1b, truth = _simulated(detector, subarray, filter_name, seed, effects, tuple(pointing_error),
-                                float(sky_offset), ra, dec, roll)
+                                float(sky_offset), ra, dec, roll, scene)
     rate = np.asarray(truth.rate, dtype=np.float32)
     shape = rate.shape
     model = datamodels.ImageModel(shape) if nints is None else datamodels.CubeModel((nints,) + shape)
