@@ -43,13 +43,16 @@ import warnings
 import numba
 import numpy as np
 
-from photoncal.kernels.drizzle_geometry import scan_image, shrink_to_valid_section
+from photoncal.kernels.drizzle_geometry import scan_image
 from photoncal.kernels.drizzle_kernels import (
     KERNEL_CODES,
-    drizzle_rows,
+    drizzle_drop_rows,
+    drizzle_point_rows,
+    drizzle_square_rows,
     fill_uncovered,
     footprint_row_bounds,
     lanczos_lut,
+    valid_section,
 )
 
 __all__ = [
@@ -277,34 +280,39 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
         ymax = ny - 1
     if xmin < 0 or ymin < 0:
         raise ValueError(f"xmin and ymin must be >= 0; got xmin={xmin}, ymin={ymin}")
-    box = shrink_to_valid_section(pixmap, int(xmin), int(xmax), int(ymin), int(ymax))
-    if box is None:
+    ok, *box = valid_section(pixmap, int(xmin), int(xmax), int(ymin), int(ymax))
+    if not ok:
         raise ValueError("No or too few valid pixels in the pixel map "
                          f"(box x={xmin}..{xmax}, y={ymin}..{ymax})")
 
     scan = scan_image(pixmap, out_shape, *box)
     nmiss = nskip = 0
     if not scan.empty:
-        kernel_code = KERNEL_CODES[kernel_name]
         if pixel_scale_ratio is None and kernel_name in ("turbo", "gaussian", "lanczos2", "lanczos3"):
             pscale = scan.pscale_ratio_estimate(pixmap)
         else:
             pscale = 1.0 if pixel_scale_ratio is None else pixel_scale_ratio
         pscale32 = np.float32(pscale)
         half_width = _drop_half_width(kernel_name, float(pixfrac), float(pscale32))
-        lut = lanczos_lut(3 if kernel_name == "lanczos3" else 2) if kernel_name.startswith("lanczos") \
-            else np.zeros(1)
         row_lo, row_hi, ninf = footprint_row_bounds(pixmap, scan.row_first, scan.row_last,
-                                                    kernel_code, half_width, float(pixfrac))
+                                                    kernel_name == "square", half_width, float(pixfrac))
         if ninf:
             raise ValueError(f"'pixmap' holds {ninf} infinite coordinates; use NaN for unusable pixels")
         bands = _output_bands(scan.row_first, scan.row_last, row_lo, row_hi, out_shape[0],
                               numba.get_num_threads())
-        pixel_misses, escapes = drizzle_rows(
-            kernel_code, data, weights, pixmap, out_img, out_wht, ctx, use_ctx, bitval,
-            stack2, out2, dq, out_dq, use_dq,
-            scan.row_first, scan.row_last, row_lo, row_hi, bands,
-            iscale32, np.float32(wt_scl), float(pixfrac), pscale32, lut)
+        common = (data, weights, pixmap, out_img, out_wht, ctx, use_ctx, bitval,
+                  stack2, out2, dq, out_dq, use_dq,
+                  scan.row_first, scan.row_last, row_lo, row_hi, bands,
+                  iscale32, np.float32(wt_scl))
+        if kernel_name == "square":
+            pixel_misses, escapes = drizzle_square_rows(*common, float(pixfrac))
+        elif kernel_name == "point":
+            pixel_misses, escapes = drizzle_point_rows(*common)
+        else:
+            order = 3 if kernel_name == "lanczos3" else 2
+            lut = lanczos_lut(order) if kernel_name.startswith("lanczos") else np.zeros(1)
+            pixel_misses, escapes = drizzle_drop_rows(KERNEL_CODES[kernel_name], *common,
+                                                      float(pixfrac), pscale32, lut)
         if escapes:
             raise RuntimeError(f"internal error: {escapes} drizzle drops escaped their row bounds")
         nmiss = scan.nmiss + int(pixel_misses)

@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["c_round", "ImageScan", "scan_image", "shrink_to_valid_section"]
+__all__ = ["c_round", "ImageScan", "scan_image"]
 
 VERTEX_ATOL = 1.0e-12  # vertices closer than this are the same vertex
 APPROX_ZERO = 1.0e3 * sys.float_info.min  # collinearity threshold
@@ -50,28 +50,6 @@ def c_round(x):
     if frac <= -0.5:
         return t - 1
     return t
-
-
-def shrink_to_valid_section(pixmap, xmin, xmax, ymin, ymax):
-    """Tightest box inside ``[xmin, xmax] x [ymin, ymax]`` with valid map on each edge.
-
-    Returns ``(xmin, xmax, ymin, ymax)`` or ``None`` when fewer than two
-    valid columns or rows remain. A map entry is valid unless x or y is NaN.
-    """
-    sub = pixmap[ymin:ymax + 1, xmin:xmax + 1]
-    valid = ~(np.isnan(sub[..., 0]) | np.isnan(sub[..., 1]))
-    rows_with_valid = np.flatnonzero(valid.any(axis=1))
-    if rows_with_valid.size == 0:
-        return None
-    first_col = np.argmax(valid[rows_with_valid], axis=1)
-    last_col = valid.shape[1] - 1 - np.argmax(valid[rows_with_valid, ::-1], axis=1)
-    new_xmin = xmin + int(first_col.min())
-    new_xmax = xmin + int(last_col.max())
-    new_ymin = ymin + int(rows_with_valid[0])
-    new_ymax = ymin + int(rows_with_valid[-1])
-    if new_xmin >= new_xmax or new_ymin >= new_ymax:
-        return None
-    return new_xmin, new_xmax, new_ymin, new_ymax
 
 
 class _PixmapInterpolator:
@@ -369,7 +347,7 @@ def scan_image(pixmap, out_shape, xmin, xmax, ymin, ymax):
         Output image shape (ny_out, nx_out).
     xmin, xmax, ymin, ymax : int
         Inclusive 0-based input box, already trimmed to the valid map
-        (see `shrink_to_valid_section`).
+        (`photoncal.kernels.drizzle_kernels.valid_section`).
 
     Returns
     -------

@@ -36,10 +36,13 @@ from numba import njit, prange
 
 __all__ = [
     "KERNEL_CODES",
-    "drizzle_rows",
+    "drizzle_drop_rows",
+    "drizzle_point_rows",
+    "drizzle_square_rows",
+    "fill_uncovered",
     "footprint_row_bounds",
     "lanczos_lut",
-    "fill_uncovered",
+    "valid_section",
 ]
 
 KERNEL_CODES = {"square": 0, "gaussian": 1, "point": 2, "turbo": 3, "lanczos2": 4, "lanczos3": 5}
@@ -51,7 +54,7 @@ _FWHM_TO_SIGMA_FACTOR = 2.3548
 _F32_ONE = np.float32(1.0)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _c_round(x):
     # C round(): half away from zero (numba's round() is half-to-even)
     t = np.trunc(x)
@@ -80,7 +83,7 @@ def lanczos_lut(order, step=LANCZOS_LUT_STEP):
 # --- pixel footprint (square kernel) ----------------------------------------------
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _bilinear(pixmap, xin, yin):
     """Output (x, y) at input point (xin, yin); extrapolates past the map's edge."""
     ny = pixmap.shape[0]
@@ -106,7 +109,7 @@ def _bilinear(pixmap, xin, yin):
     return xo, yo
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _pixel_corners(pixmap, i, j, h):
     """Output positions of the corners (i -+ h, j -+ h) of input pixel (i, j).
 
@@ -158,7 +161,7 @@ def _pixel_corners(pixmap, i, j, h):
     return ok, x0, y0, x1, y1, x2, y2, x3, y3
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _area_under_segment(x1, y1, x2, y2):
     """Signed area under segment (x1,y1)-(x2,y2) inside the unit square [0,1]^2."""
     dx = x2 - x1
@@ -200,7 +203,7 @@ def _area_under_segment(x1, y1, x2, y2):
     return sgn * (0.5 * (xhi - xtop) * (1.0 + yhi) + xtop - xlo)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _quad_overlap(ii, jj, x0, y0, x1, y1, x2, y2, x3, y3):
     """Signed area of the quadrilateral inside output pixel (ii, jj).
 
@@ -221,7 +224,7 @@ def _quad_overlap(ii, jj, x0, y0, x1, y1, x2, y2, x3, y3):
             + _area_under_segment(cx, cy, dx, dy) + _area_under_segment(dx, dy, ax, ay))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _box_overlap(ii, jj, xlo, xhi, ylo, yhi):
     """Area of the axis-aligned box inside output pixel (ii, jj)."""
     dx = min(xhi, ii + 0.5) - max(xlo, ii - 0.5)
@@ -234,7 +237,7 @@ def _box_overlap(ii, jj, xlo, xhi, ylo, yhi):
 # --- output update ---------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval):
     """Running weighted mean update of output pixel (ii, jj) by value d, weight dow."""
     if dow == 0.0:
@@ -262,80 +265,160 @@ def _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval):
     wht[jj, ii] = vc_plus_dow
 
 
+# --- which part of the map is usable ---------------------------------------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def valid_section(pixmap, xmin, xmax, ymin, ymax):
+    """Tightest box inside ``[xmin, xmax] x [ymin, ymax]`` with a valid map on each edge.
+
+    A map entry is valid unless its x or y is NaN. Returns
+    ``(ok, xmin, xmax, ymin, ymax)``; ``ok`` is False when fewer than two
+    valid columns or rows remain.
+    """
+    first_col = xmax
+    first_row = ymax
+    for j in range(ymin, ymax + 1):
+        for i in range(xmin, xmax + 1):
+            if not (math.isnan(pixmap[j, i, 0]) or math.isnan(pixmap[j, i, 1])):
+                first_col = min(first_col, i)
+                first_row = min(first_row, j)
+                break
+    last_col = first_col
+    last_row = first_row
+    for j in range(ymax, ymin - 1, -1):
+        for i in range(xmax, xmin - 1, -1):
+            if not (math.isnan(pixmap[j, i, 0]) or math.isnan(pixmap[j, i, 1])):
+                last_col = max(last_col, i)
+                last_row = max(last_row, j)
+                break
+    ok = first_col < last_col and first_row < last_row
+    return ok, first_col, last_col, first_row, last_row
+
+
 # --- per-row footprint bounds (for the band decomposition) ---------------------------
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def footprint_row_bounds(pixmap, row_first, row_last, kernel, half_width, pixfrac):
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def footprint_row_bounds(pixmap, row_first, row_last, square, half_width, pixfrac):
     """Conservative range of output rows each input row's pixels can reach.
 
-    Returns ``(lo, hi, bad)``: int64 arrays such that every output row index a
+    Returns ``(lo, hi, ninf)``: int64 arrays such that every output row index a
     kernel computes for a pixel of input row j lies in ``[lo[j], hi[j]]``, and
-    the number of pixel-map values that are infinite (which drizzle cannot use).
+    the number of infinite pixel-map values among the pixels to drizzle.
     Rows without finite map values get ``lo = hi = 0``.
     """
     ny = pixmap.shape[0]
     nx = pixmap.shape[1]
+    row_min = np.full(ny, np.inf)
+    row_max = np.full(ny, -np.inf)
+    ninf = np.zeros(ny, dtype=np.int64)
+    for j in prange(ny):
+        lo_y = np.inf
+        hi_y = -np.inf
+        for i in range(nx):
+            y = pixmap[j, i, 1]
+            if math.isfinite(y):
+                lo_y = min(lo_y, y)
+                hi_y = max(hi_y, y)
+        row_min[j] = lo_y
+        row_max[j] = hi_y
+        for i in range(row_first[j], row_last[j] + 1):
+            if math.isinf(pixmap[j, i, 0]) or math.isinf(pixmap[j, i, 1]):
+                ninf[j] += 1
+
     lo = np.zeros(ny, dtype=np.int64)
     hi = np.zeros(ny, dtype=np.int64)
-    bad = np.zeros(ny, dtype=np.int64)
     h = 0.5 * pixfrac
     for j in prange(ny):
         x1 = row_first[j]
         x2 = row_last[j]
         if x1 > x2:
             continue
-        ymin = np.inf
-        ymax = -np.inf
-        nbad = 0
-        if kernel == _SQUARE:
-            # interior pixels' corners are convex combinations of the 3x3
-            # neighbourhood samples: bound them by those samples
-            for jj in range(max(j - 1, 0), min(j + 1, ny - 1) + 1):
-                for i in range(max(x1 - 1, 0), min(x2 + 1, nx - 1) + 1):
-                    y = pixmap[jj, i, 1]
-                    if math.isinf(y) or math.isinf(pixmap[jj, i, 0]):
-                        nbad += 1
-                    elif y == y:
-                        ymin = min(ymin, y)
-                        ymax = max(ymax, y)
-            # border pixels may extrapolate: use their actual corners
+        if square:
+            # interior corners are convex combinations of the 3x3 neighbourhood
+            lo_y = min(row_min[max(j - 1, 0)], row_min[j], row_min[min(j + 1, ny - 1)])
+            hi_y = max(row_max[max(j - 1, 0)], row_max[j], row_max[min(j + 1, ny - 1)])
+            # border pixels may extrapolate: take their actual corners
             for i in range(x1, x2 + 1):
                 if i > 0 and i < nx - 2 and j > 0 and j < ny - 2:
                     continue
-                ok, x0, y0, xa, y1, xb, y2, xc, y3 = _pixel_corners(pixmap, i, j, h)
+                ok, xa, ya, xb, yb, xc, yc, xd, yd = _pixel_corners(pixmap, i, j, h)
                 if ok:
-                    ymin = min(ymin, y0, y1, y2, y3)
-                    ymax = max(ymax, y0, y1, y2, y3)
+                    lo_y = min(lo_y, ya, yb, yc, yd)
+                    hi_y = max(hi_y, ya, yb, yc, yd)
         else:
-            for i in range(x1, x2 + 1):
-                y = pixmap[j, i, 1]
-                if math.isinf(y) or math.isinf(pixmap[j, i, 0]):
-                    nbad += 1
-                elif y == y:
-                    ymin = min(ymin, y - half_width)
-                    ymax = max(ymax, y + half_width)
-        bad[j] = nbad
-        if ymin <= ymax and nbad == 0:
-            lo[j] = np.int64(math.floor(ymin)) - 2
-            hi[j] = np.int64(math.ceil(ymax)) + 2
-    return lo, hi, bad.sum()
+            lo_y = row_min[j] - half_width
+            hi_y = row_max[j] + half_width
+        if lo_y <= hi_y and math.isfinite(lo_y) and math.isfinite(hi_y):
+            lo[j] = np.int64(math.floor(lo_y)) - 2
+            hi[j] = np.int64(math.ceil(hi_y)) + 2
+    return lo, hi, ninf.sum()
 
 
-# --- the drizzle loop ------------------------------------------------------------------
+# --- threads own bands of output rows -----------------------------------------------------
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def drizzle_rows(kernel, data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
-                 data2, out2, dq, outdq, use_dq,
-                 row_first, row_last, row_lo, row_hi, bands,
-                 iscale, wscale, pixfrac, pscale_ratio, lut):
-    """Drizzle the listed input pixels onto the output arrays, in place.
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _row_share(first_row, last_row, band_lo, band_hi, write_lo, write_hi, ny_out):
+    """How a band treats a drop spanning output rows [first_row, last_row].
+
+    Returns ``(visit, owner, r0, r1, e0, e1)``: the band writes rows r0..r1;
+    the owner (the band holding ``first_row``) also decides whether the drop
+    missed, looking at rows e0..e1 (written by other bands) if it found no
+    hit in its own rows.
+    """
+    owner = band_lo <= first_row < band_hi
+    jlo = max(first_row, 0)
+    jhi = min(last_row, ny_out - 1)
+    r0 = max(jlo, write_lo)
+    r1 = min(jhi, write_hi)
+    e0 = max(jlo, write_hi + 1)
+    e1 = jhi
+    visit = owner or r0 <= r1
+    return visit, owner, r0, r1, e0, e1
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _fill_d2(d2, data2, j, x1, x2, iscale2):
+    for k in range(data2.shape[0]):
+        for i in range(x1, x2 + 1):
+            d2[k, i] = data2[k, j, i] * iscale2
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _node(pixmap, bi, bj, c):
+    """Map at input (bi + 0.5, bj + 0.5): the mean of the four samples around it.
+
+    Summed in the order the per-pixel corner interpolation uses, so that a
+    node shared by four pixels is bit-identical to each pixel's own corner
+    when pixfrac = 1 (all bilinear factors are then exactly 0.25).
+    """
+    x = (pixmap[bj, bi, 0] * c + pixmap[bj, bi + 1, 0] * c
+         + pixmap[bj + 1, bi, 0] * c + pixmap[bj + 1, bi + 1, 0] * c)
+    y = (pixmap[bj, bi, 1] * c + pixmap[bj, bi + 1, 1] * c
+         + pixmap[bj + 1, bi, 1] * c + pixmap[bj + 1, bi + 1, 1] * c)
+    return x, y
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _square_hit(r0, r1, c0, c1, xa, ya, xb, yb, xc, yc, xd, yd):
+    for jj in range(r0, r1 + 1):
+        for ii in range(c0, c1 + 1):
+            if _quad_overlap(ii, jj, xa, ya, xb, yb, xc, yc, xd, yd) != 0.0:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def drizzle_square_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
+                        data2, out2, dq, outdq, use_dq,
+                        row_first, row_last, row_lo, row_hi, bands,
+                        iscale, wscale, pixfrac):
+    """Square kernel: drizzle the listed input pixels onto the outputs, in place.
 
     Parameters
     ----------
-    kernel : int
-        One of `KERNEL_CODES`.
     data, weights : float32 (ny, nx)
         Input values and their weights.
     pixmap : float64 (ny, nx, 2)
@@ -356,23 +439,210 @@ def drizzle_rows(kernel, data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
         Output rows each input row can reach (`footprint_row_bounds`).
     bands : int64 (nbands + 1,)
         Output row boundaries of the bands owned by the threads; the first
-        and last are -inf and +inf stand-ins.
+        and last stand in for -inf and +inf.
     iscale, wscale : float32
         Data and weight scale factors.
     pixfrac : float64
         Linear size of the drop relative to the input pixel.
-    pscale_ratio : float32
-        Output/input linear pixel scale, sizes the turbo/gaussian/lanczos drop.
-    lut : float64 (n,)
-        Lanczos table (`lanczos_lut`), used by the lanczos kernels.
 
     Returns
     -------
     nmiss : int
-        Input pixels (of those listed) that reached no output pixel.
-    nbad : int
-        Pixels whose footprint escaped the row bounds: always 0 unless the
-        bounds are wrong (the caller treats it as an internal error).
+        Listed input pixels that reached no output pixel.
+    nescape : int
+        Pixels whose footprint escaped the row bounds: 0 unless the bounds
+        are wrong (the caller treats it as an internal error).
+    """
+    ny = data.shape[0]
+    nx = data.shape[1]
+    ny_out = out.shape[0]
+    nx_out = out.shape[1]
+    n2 = data2.shape[0]
+    nbands = bands.shape[0] - 1
+    misses = np.zeros(nbands, dtype=np.int64)
+    escapes = np.zeros(nbands, dtype=np.int64)
+    iscale2 = iscale * iscale
+    h = 0.5 * pixfrac
+    share_nodes = h == 0.5
+    quarter = 0.25
+
+    for b in prange(nbands):
+        band_lo = bands[b]
+        band_hi = bands[b + 1]
+        write_lo = max(band_lo, 0)
+        write_hi = min(band_hi, ny_out) - 1
+        nmiss = 0
+        nescape = 0
+        d2 = np.zeros((n2, nx), dtype=np.float32)
+        # corner nodes of the rows below (base row j - 1) and above (base row j)
+        below_x = np.empty(nx)
+        below_y = np.empty(nx)
+        above_x = np.empty(nx)
+        above_y = np.empty(nx)
+        above_row = -2
+        above_c0 = 0
+        above_c1 = -1
+        for j in range(ny):
+            x1 = row_first[j]
+            x2 = row_last[j]
+            if x1 > x2 or row_hi[j] < band_lo or row_lo[j] >= band_hi:
+                continue
+            owns_row_misses = row_lo[j] >= band_lo
+            _fill_d2(d2, data2, j, x1, x2, iscale2)
+            interior_row = j > 0 and j < ny - 2
+            if share_nodes and interior_row:
+                c0 = max(x1, 1) - 1
+                c1 = min(x2, nx - 3)
+                if above_row == j - 1 and above_c0 <= c0 and above_c1 >= c1:
+                    below_x, above_x = above_x, below_x
+                    below_y, above_y = above_y, below_y
+                else:
+                    for bi in range(c0, c1 + 1):
+                        below_x[bi], below_y[bi] = _node(pixmap, bi, j - 1, quarter)
+                for bi in range(c0, c1 + 1):
+                    above_x[bi], above_y[bi] = _node(pixmap, bi, j, quarter)
+                above_row = j
+                above_c0 = c0
+                above_c1 = c1
+
+            for i in range(x1, x2 + 1):
+                if share_nodes and interior_row and i > 0 and i < nx - 2:
+                    xa = above_x[i - 1]
+                    ya = above_y[i - 1]
+                    xb = above_x[i]
+                    yb = above_y[i]
+                    xc = below_x[i]
+                    yc = below_y[i]
+                    xd = below_x[i - 1]
+                    yd = below_y[i - 1]
+                    ok = not (math.isnan(xa) or math.isnan(ya) or math.isnan(xb) or math.isnan(yb)
+                              or math.isnan(xc) or math.isnan(yc) or math.isnan(xd) or math.isnan(yd))
+                else:
+                    ok, xa, ya, xb, yb, xc, yc, xd, yd = _pixel_corners(pixmap, i, j, h)
+                if not ok:
+                    if owns_row_misses:
+                        nmiss += 1
+                    continue
+                first_row = _c_round(min(ya, yb, yc, yd))
+                last_row = _c_round(max(ya, yb, yc, yd))
+                if first_row < row_lo[j] or last_row > row_hi[j]:
+                    nescape += 1
+                visit, owner, r0, r1, e0, e1 = _row_share(first_row, last_row, band_lo, band_hi,
+                                                          write_lo, write_hi, ny_out)
+                if not visit:
+                    continue
+                first_col = max(_c_round(min(xa, xb, xc, xd)), 0)
+                last_col = min(_c_round(max(xa, xb, xc, xd)), nx_out - 1)
+                # Jacobian: area of the mapped drop (signed like the overlaps)
+                jaco = 0.5 * ((xb - xd) * (ya - yc) - (xa - xc) * (yb - yd))
+                w = np.float64(weights[j, i] * wscale) / jaco
+                d = data[j, i] * iscale
+                dqval = dq[j, i] if use_dq else np.uint32(0)
+                nhit = 0
+                for jj in range(r0, r1 + 1):
+                    for ii in range(first_col, last_col + 1):
+                        dover = _quad_overlap(ii, jj, xa, ya, xb, yb, xc, yc, xd, yd)
+                        if dover != 0.0:
+                            nhit += 1
+                            dow = np.float32(dover * w)
+                            if use_ctx and dow > 0.0:
+                                ctx[jj, ii] |= bitval
+                            _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
+                if owner and nhit == 0:
+                    if not _square_hit(e0, e1, first_col, last_col, xa, ya, xb, yb, xc, yc, xd, yd):
+                        nmiss += 1
+        misses[b] = nmiss
+        escapes[b] = nescape
+    return misses.sum(), escapes.sum()
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def drizzle_point_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
+                       data2, out2, dq, outdq, use_dq,
+                       row_first, row_last, row_lo, row_hi, bands, iscale, wscale):
+    """Point kernel: each input pixel goes to the output pixel holding its centre.
+
+    Arguments and returns as `drizzle_square_rows` (without ``pixfrac``).
+    """
+    ny = data.shape[0]
+    nx = data.shape[1]
+    ny_out = out.shape[0]
+    nx_out = out.shape[1]
+    n2 = data2.shape[0]
+    nbands = bands.shape[0] - 1
+    misses = np.zeros(nbands, dtype=np.int64)
+    escapes = np.zeros(nbands, dtype=np.int64)
+    iscale2 = iscale * iscale
+    for b in prange(nbands):
+        band_lo = bands[b]
+        band_hi = bands[b + 1]
+        nmiss = 0
+        nescape = 0
+        d2 = np.zeros((n2, nx), dtype=np.float32)
+        for j in range(ny):
+            x1 = row_first[j]
+            x2 = row_last[j]
+            if x1 > x2 or row_hi[j] < band_lo or row_lo[j] >= band_hi:
+                continue
+            owns_row_misses = row_lo[j] >= band_lo
+            _fill_d2(d2, data2, j, x1, x2, iscale2)
+            for i in range(x1, x2 + 1):
+                ox = pixmap[j, i, 0]
+                oy = pixmap[j, i, 1]
+                if math.isnan(ox) or math.isnan(oy):
+                    if owns_row_misses:
+                        nmiss += 1
+                    continue
+                ii = _c_round(ox)
+                jj = _c_round(oy)
+                if jj < row_lo[j] or jj > row_hi[j]:
+                    nescape += 1
+                if jj < band_lo or jj >= band_hi:
+                    continue
+                if ii < 0 or ii >= nx_out or jj < 0 or jj >= ny_out:
+                    nmiss += 1
+                    continue
+                d = data[j, i] * iscale
+                dow = weights[j, i] * wscale
+                dqval = dq[j, i] if use_dq else np.uint32(0)
+                if use_ctx and dow > 0.0:
+                    ctx[jj, ii] |= bitval
+                _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
+        misses[b] = nmiss
+        escapes[b] = nescape
+    return misses.sum(), escapes.sum()
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale, gauss_norm, gauss_efac, lut, lut_per_pixel):
+    """Overlap of a turbo/gaussian/lanczos drop centred on (ox, oy) with output pixel (ii, jj).
+
+    Returns ``(hit, dover)``; pixels that are not hits are skipped.
+    """
+    if kernel == _TURBO:
+        dover = _box_overlap(ii, jj, ox - pfo, ox + pfo, oy - pfo, oy + pfo)
+        return dover > 0.0, dover * turbo_scale
+    if kernel == _GAUSSIAN:
+        ddx = ox - ii
+        ddy = oy - jj
+        return True, gauss_norm * math.exp(-(ddx * ddx + ddy * ddy) * gauss_efac)
+    lx = _c_round(abs((ox - ii) * lut_per_pixel))
+    ly = _c_round(abs((oy - jj) * lut_per_pixel))
+    if lx >= lut.shape[0] or ly >= lut.shape[0]:
+        return False, 0.0
+    return True, lut[lx] * lut[ly]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+def drizzle_drop_rows(kernel, data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
+                      data2, out2, dq, outdq, use_dq,
+                      row_first, row_last, row_lo, row_hi, bands,
+                      iscale, wscale, pixfrac, pscale_ratio, lut):
+    """Turbo, gaussian and lanczos kernels: a drop of fixed shape about each centre.
+
+    Arguments and returns as `drizzle_square_rows`, plus ``kernel`` (a code of
+    `KERNEL_CODES`), ``pscale_ratio`` (float32, output over input linear pixel
+    size, which sizes the drop) and ``lut`` (`lanczos_lut`, for lanczos).
     """
     ny = data.shape[0]
     nx = data.shape[1]
@@ -384,26 +654,21 @@ def drizzle_rows(kernel, data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
     escapes = np.zeros(nbands, dtype=np.int64)
     iscale2 = iscale * iscale
 
-    # kernel geometry (see the module docstring of photoncal.kernels.drizzle)
-    dh = 0.5 * pixfrac
     psr = np.float64(pscale_ratio)
     ac = 1.0 / (pixfrac * pixfrac)
+    lanczos = kernel == _LANCZOS2 or kernel == _LANCZOS3
     if kernel == _TURBO:
         pfo = pixfrac / psr / 2.0
     elif kernel == _GAUSSIAN:
-        pfo = _GAUSSIAN_NSIGMA * pixfrac / _FWHM_TO_SIGMA_FACTOR / psr
-        pfo = max(pfo, 1.2 / psr)
+        pfo = max(_GAUSSIAN_NSIGMA * pixfrac / _FWHM_TO_SIGMA_FACTOR / psr, 1.2 / psr)
     elif kernel == _LANCZOS2:
         pfo = 2.0 / psr
-    elif kernel == _LANCZOS3:
-        pfo = 3.0 / psr
     else:
-        pfo = 0.0
+        pfo = 3.0 / psr
     turbo_scale = ac * psr * psr
     gauss_efac = (_FWHM_TO_SIGMA_FACTOR * _FWHM_TO_SIGMA_FACTOR) * (psr * psr) * ac / 2.0
     gauss_norm = gauss_efac / math.pi
-    lut_per_pixel = np.float64(pscale_ratio) / LANCZOS_LUT_STEP
-    nlut = lut.shape[0]
+    lut_per_pixel = psr / LANCZOS_LUT_STEP
 
     for b in prange(nbands):
         band_lo = bands[b]
@@ -416,129 +681,66 @@ def drizzle_rows(kernel, data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
         for j in range(ny):
             x1 = row_first[j]
             x2 = row_last[j]
-            if x1 > x2:
+            if x1 > x2 or row_hi[j] < band_lo or row_lo[j] >= band_hi:
                 continue
-            if row_hi[j] < band_lo or row_lo[j] >= band_hi:
-                continue
-            # misses of pixels with no usable map go to the band holding row_lo
             owns_row_misses = row_lo[j] >= band_lo
-            for k in range(n2):
-                for i in range(x1, x2 + 1):
-                    d2[k, i] = data2[k, j, i] * iscale2
+            _fill_d2(d2, data2, j, x1, x2, iscale2)
             for i in range(x1, x2 + 1):
-                d = data[j, i] * iscale
-                dqval = dq[j, i] if use_dq else np.uint32(0)
-                xa = ya = xb = yb = xc = yc = xd = yd = 0.0
                 ox = pixmap[j, i, 0]
                 oy = pixmap[j, i, 1]
-                w = 0.0
-
-                if kernel == _SQUARE:
-                    ok, xa, ya, xb, yb, xc, yc, xd, yd = _pixel_corners(pixmap, i, j, dh)
-                    if not ok:
-                        if owns_row_misses:
-                            nmiss += 1
-                        continue
-                    jaco = 0.5 * ((xb - xd) * (ya - yc) - (xa - xc) * (yb - yd))
-                    w = np.float64(weights[j, i] * wscale) / jaco
-                    first_row = _c_round(min(ya, yb, yc, yd))
-                    last_row = _c_round(max(ya, yb, yc, yd))
-                    first_col = max(_c_round(min(xa, xb, xc, xd)), 0)
-                    last_col = min(_c_round(max(xa, xb, xc, xd)), nx_out - 1)
+                if math.isnan(ox) or math.isnan(oy):
+                    if owns_row_misses:
+                        nmiss += 1
+                    continue
+                if lanczos:
+                    first_row = np.int64(math.floor(oy - pfo)) + 1
+                    last_row = np.int64(math.floor(oy + pfo))
+                    first_col = max(np.int64(math.floor(ox - pfo)) + 1, 0)
+                    last_col = min(np.int64(math.floor(ox + pfo)), nx_out - 1)
                 else:
-                    if math.isnan(ox) or math.isnan(oy):
-                        if owns_row_misses:
-                            nmiss += 1
-                        continue
-                    if kernel == _POINT:
-                        ii = _c_round(ox)
-                        jj = _c_round(oy)
-                        if jj < row_lo[j] or jj > row_hi[j]:
-                            nescape += 1
-                        if jj < band_lo or jj >= band_hi:
+                    first_row = _c_round(oy - pfo)
+                    last_row = _c_round(oy + pfo)
+                    first_col = max(_c_round(ox - pfo), 0)
+                    last_col = min(_c_round(ox + pfo), nx_out - 1)
+                if first_row < row_lo[j] or last_row > row_hi[j]:
+                    nescape += 1
+                visit, owner, r0, r1, e0, e1 = _row_share(first_row, last_row, band_lo, band_hi,
+                                                          write_lo, write_hi, ny_out)
+                if not visit:
+                    continue
+                w = np.float64(weights[j, i] * wscale)
+                d = data[j, i] * iscale
+                dqval = dq[j, i] if use_dq else np.uint32(0)
+                nhit = 0
+                for jj in range(r0, r1 + 1):
+                    for ii in range(first_col, last_col + 1):
+                        hit, dover = _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale,
+                                                  gauss_norm, gauss_efac, lut, lut_per_pixel)
+                        if not hit:
                             continue
-                        if ii < 0 or ii >= nx_out or jj < 0 or jj >= ny_out:
-                            nmiss += 1
-                            continue
-                        dow = weights[j, i] * wscale
+                        nhit += 1
+                        dow = np.float32(dover * w)
                         if use_ctx and dow > 0.0:
                             ctx[jj, ii] |= bitval
                         _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
-                        continue
-                    w = np.float64(weights[j, i] * wscale)
-                    if kernel == _LANCZOS2 or kernel == _LANCZOS3:
-                        first_row = np.int64(math.floor(oy - pfo)) + 1
-                        last_row = np.int64(math.floor(oy + pfo))
-                        first_col = max(np.int64(math.floor(ox - pfo)) + 1, 0)
-                        last_col = min(np.int64(math.floor(ox + pfo)), nx_out - 1)
-                    else:
-                        first_row = _c_round(oy - pfo)
-                        last_row = _c_round(oy + pfo)
-                        first_col = max(_c_round(ox - pfo), 0)
-                        last_col = min(_c_round(ox + pfo), nx_out - 1)
-
-                if first_row < row_lo[j] or last_row > row_hi[j]:
-                    nescape += 1
-                # the band holding the footprint's first row counts its miss
-                owner = band_lo <= first_row < band_hi
-                if not owner and (last_row < write_lo or first_row > write_hi):
-                    continue
-                jlo = max(first_row, 0)
-                jhi = min(last_row, ny_out - 1)
-                nhit = 0
-                for pass_ in range(2):
-                    if pass_ == 0:
-                        # rows of this band: compute and write
-                        r0 = max(jlo, write_lo)
-                        r1 = min(jhi, write_hi)
-                        write = True
-                    else:
-                        # owner without a hit so far: look for one in rows
-                        # that other bands write, without writing
-                        if not owner or nhit > 0 or jhi <= write_hi:
-                            break
-                        r0 = max(jlo, write_hi + 1)
-                        r1 = jhi
-                        write = False
-                    for jj in range(r0, r1 + 1):
-                        for ii in range(first_col, last_col + 1):
-                            if kernel == _SQUARE:
-                                dover = _quad_overlap(ii, jj, xa, ya, xb, yb, xc, yc, xd, yd)
-                                if dover == 0.0:
-                                    continue
-                                dow = np.float32(dover * w)
-                            elif kernel == _TURBO:
-                                dover = _box_overlap(ii, jj, ox - pfo, ox + pfo, oy - pfo, oy + pfo)
-                                if dover <= 0.0:
-                                    continue
-                                dow = np.float32(dover * turbo_scale * w)
-                            elif kernel == _GAUSSIAN:
-                                ddx = ox - ii
-                                ddy = oy - jj
-                                dover = gauss_norm * math.exp(-(ddx * ddx + ddy * ddy) * gauss_efac)
-                                dow = np.float32(dover * w)
-                            else:
-                                lx = _c_round(abs((ox - ii) * lut_per_pixel))
-                                ly = _c_round(abs((oy - jj) * lut_per_pixel))
-                                if lx >= nlut or ly >= nlut:
-                                    continue
-                                dow = np.float32(lut[lx] * lut[ly] * w)
-                            nhit += 1
-                            if not write:
-                                break
-                            if use_ctx and dow > 0.0:
-                                ctx[jj, ii] |= bitval
-                            _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
-                        if nhit > 0 and not write:
-                            break
                 if owner and nhit == 0:
-                    nmiss += 1
+                    for jj in range(e0, e1 + 1):
+                        for ii in range(first_col, last_col + 1):
+                            hit, dover = _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale,
+                                                      gauss_norm, gauss_efac, lut, lut_per_pixel)
+                            if hit:
+                                nhit += 1
+                                break
+                        if nhit:
+                            break
+                    if nhit == 0:
+                        nmiss += 1
         misses[b] = nmiss
         escapes[b] = nescape
     return misses.sum(), escapes.sum()
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def fill_uncovered(out, wht, fill_value, out2, fill2, fill_value2):
     """Set output pixels with zero total weight to ``fill_value`` (and ``out2``)."""
     ny = out.shape[0]
