@@ -200,10 +200,11 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     pixmap = np.ascontiguousarray(pixmap, dtype=np.float64)
     if pixmap.shape != (ny, nx, 2):
         raise ValueError(f"'pixmap' has shape {pixmap.shape}; expected {(ny, nx, 2)} for 'data' of shape {data.shape}")
-    if weight_map is None:
-        weights = np.ones_like(data)
-    else:
+    use_weights = weight_map is not None
+    if use_weights:
         weights = _as_f32_2d(weight_map, "weight_map", data.shape)
+    else:
+        weights = np.ones((1, 1), dtype=np.float32)
     for name, arr, dtype in (("out_img", out_img, np.float32), ("out_wht", out_wht, np.float32)):
         if not (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.ndim == 2
                 and arr.flags.c_contiguous and arr.flags.writeable):
@@ -294,13 +295,17 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
             pscale = 1.0 if pixel_scale_ratio is None else pixel_scale_ratio
         pscale32 = np.float32(pscale)
         half_width = _drop_half_width(kernel_name, float(pixfrac), float(pscale32))
-        row_lo, row_hi, ninf = footprint_row_bounds(pixmap, scan.row_first, scan.row_last,
-                                                    kernel_name == "square", half_width, float(pixfrac))
-        if ninf:
-            raise ValueError(f"'pixmap' holds {ninf} infinite coordinates; use NaN for unusable pixels")
-        bands = _output_bands(scan.row_first, scan.row_last, row_lo, row_hi, out_shape[0],
-                              numba.get_num_threads())
-        common = (data, weights, pixmap, out_img, out_wht, ctx, use_ctx, bitval,
+        nthreads = numba.get_num_threads()
+        if nthreads > 1:
+            row_lo, row_hi = footprint_row_bounds(pixmap, scan.row_first, scan.row_last,
+                                                  kernel_name == "square", half_width, float(pixfrac))
+            bands = _output_bands(scan.row_first, scan.row_last, row_lo, row_hi, out_shape[0], nthreads)
+        else:
+            # one thread owns every output row: no bounds needed
+            row_lo = np.full(ny, -_BAND_EDGE, dtype=np.int64)
+            row_hi = np.full(ny, _BAND_EDGE, dtype=np.int64)
+            bands = np.array([-_BAND_EDGE, _BAND_EDGE], dtype=np.int64)
+        common = (data, weights, use_weights, pixmap, out_img, out_wht, ctx, use_ctx, bitval,
                   stack2, out2, dq, out_dq, use_dq,
                   scan.row_first, scan.row_last, row_lo, row_hi, bands,
                   iscale32, np.float32(wt_scl))

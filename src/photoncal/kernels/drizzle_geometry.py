@@ -73,7 +73,7 @@ class _PixmapInterpolator:
         (f01, g01), (f11, g11) = cell[1]
         xout = f00 * x1 * y1 + f10 * x * y1 + f01 * x1 * y + f11 * x * y
         yout = g00 * x1 * y1 + g10 * x * y1 + g01 * x1 * y + g11 * x * y
-        if math.isnan(xout) or math.isnan(yout):
+        if not (math.isfinite(xout) and math.isfinite(yout)):
             return None
         return xout, yout
 
@@ -85,7 +85,7 @@ class _PixmapInterpolator:
             xmin, xmax, ymin, ymax = self.box
             if xmin <= i <= xmax and ymin <= j <= ymax:
                 xout, yout = self.pixmap[j, i].tolist()
-                if math.isnan(xout) or math.isnan(yout):
+                if not (math.isfinite(xout) and math.isfinite(yout)):
                     return None
                 return xout, yout
             return None
@@ -330,7 +330,7 @@ class ImageScan:
         ox1, oy1 = pixmap[j, i + 1].tolist()
         ox2, oy2 = pixmap[j + 1, i].tolist()
         det = (ox1 - ox) * (oy2 - oy) - (oy1 - oy) * (ox2 - ox)
-        if math.isnan(det):
+        if not math.isfinite(det):
             raise ValueError("Unable to estimate the pixel scale ratio: the pixel map is NaN "
                              f"near input pixel ({i}, {j})")
         return float(np.float32(math.sqrt(abs(det))))

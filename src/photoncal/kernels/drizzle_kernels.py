@@ -124,25 +124,31 @@ def _pixel_corners(pixmap, i, j, h):
         c = (1.0 - h) * (1.0 - h)
         e = (1.0 - h) * h
         k = h * h
+        x0_ = np.uint64(i - 1)
+        x1_ = np.uint64(i)
+        x2_ = np.uint64(i + 1)
+        y0_ = np.uint64(j - 1)
+        y1_ = np.uint64(j)
+        y2_ = np.uint64(j + 1)
         # f[a][b]: map sample at (i - 1 + a, j - 1 + b) times its bilinear weight
-        f00 = pixmap[j - 1, i - 1, 0] * k
-        f10 = pixmap[j - 1, i, 0] * e
-        f20 = pixmap[j - 1, i + 1, 0] * k
-        f01 = pixmap[j, i - 1, 0] * e
-        f11 = pixmap[j, i, 0] * c
-        f21 = pixmap[j, i + 1, 0] * e
-        f02 = pixmap[j + 1, i - 1, 0] * k
-        f12 = pixmap[j + 1, i, 0] * e
-        f22 = pixmap[j + 1, i + 1, 0] * k
-        g00 = pixmap[j - 1, i - 1, 1] * k
-        g10 = pixmap[j - 1, i, 1] * e
-        g20 = pixmap[j - 1, i + 1, 1] * k
-        g01 = pixmap[j, i - 1, 1] * e
-        g11 = pixmap[j, i, 1] * c
-        g21 = pixmap[j, i + 1, 1] * e
-        g02 = pixmap[j + 1, i - 1, 1] * k
-        g12 = pixmap[j + 1, i, 1] * e
-        g22 = pixmap[j + 1, i + 1, 1] * k
+        f00 = pixmap[y0_, x0_, 0] * k
+        f10 = pixmap[y0_, x1_, 0] * e
+        f20 = pixmap[y0_, x2_, 0] * k
+        f01 = pixmap[y1_, x0_, 0] * e
+        f11 = pixmap[y1_, x1_, 0] * c
+        f21 = pixmap[y1_, x2_, 0] * e
+        f02 = pixmap[y2_, x0_, 0] * k
+        f12 = pixmap[y2_, x1_, 0] * e
+        f22 = pixmap[y2_, x2_, 0] * k
+        g00 = pixmap[y0_, x0_, 1] * k
+        g10 = pixmap[y0_, x1_, 1] * e
+        g20 = pixmap[y0_, x2_, 1] * k
+        g01 = pixmap[y1_, x0_, 1] * e
+        g11 = pixmap[y1_, x1_, 1] * c
+        g21 = pixmap[y1_, x2_, 1] * e
+        g02 = pixmap[y2_, x0_, 1] * k
+        g12 = pixmap[y2_, x1_, 1] * e
+        g22 = pixmap[y2_, x2_, 1] * k
         x0 = f01 + f11 + f02 + f12
         y0 = g01 + g11 + g02 + g12
         x1 = f11 + f21 + f12 + f22
@@ -156,8 +162,8 @@ def _pixel_corners(pixmap, i, j, h):
         x1, y1 = _bilinear(pixmap, i + h, j + h)
         x2, y2 = _bilinear(pixmap, i + h, j - h)
         x3, y3 = _bilinear(pixmap, i - h, j - h)
-    ok = not (math.isnan(x0) or math.isnan(y0) or math.isnan(x1) or math.isnan(y1)
-              or math.isnan(x2) or math.isnan(y2) or math.isnan(x3) or math.isnan(y3))
+    ok = (math.isfinite(x0) and math.isfinite(y0) and math.isfinite(x1) and math.isfinite(y1)
+          and math.isfinite(x2) and math.isfinite(y2) and math.isfinite(x3) and math.isfinite(y3))
     return ok, x0, y0, x1, y1, x2, y2, x3, y3
 
 
@@ -238,10 +244,13 @@ def _box_overlap(ii, jj, xlo, xhi, ylo, yhi):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval):
+def _fold_in(out, wht, ii_, jj_, d, dow, out2, d2, n2, i, use_dq, outdq, dqval):
     """Running weighted mean update of output pixel (ii, jj) by value d, weight dow."""
     if dow == 0.0:
         return
+    # unsigned indices spare numba's negative-index wraparound on every access
+    ii = np.uint64(ii_)
+    jj = np.uint64(jj_)
     vc = wht[jj, ii]
     vc_plus_dow = vc + dow
     if vc == 0.0:
@@ -280,7 +289,7 @@ def valid_section(pixmap, xmin, xmax, ymin, ymax):
     first_row = ymax
     for j in range(ymin, ymax + 1):
         for i in range(xmin, xmax + 1):
-            if not (math.isnan(pixmap[j, i, 0]) or math.isnan(pixmap[j, i, 1])):
+            if math.isfinite(pixmap[j, i, 0]) and math.isfinite(pixmap[j, i, 1]):
                 first_col = min(first_col, i)
                 first_row = min(first_row, j)
                 break
@@ -288,7 +297,7 @@ def valid_section(pixmap, xmin, xmax, ymin, ymax):
     last_row = first_row
     for j in range(ymax, ymin - 1, -1):
         for i in range(xmax, xmin - 1, -1):
-            if not (math.isnan(pixmap[j, i, 0]) or math.isnan(pixmap[j, i, 1])):
+            if math.isfinite(pixmap[j, i, 0]) and math.isfinite(pixmap[j, i, 1]):
                 last_col = max(last_col, i)
                 last_row = max(last_row, j)
                 break
@@ -303,16 +312,15 @@ def valid_section(pixmap, xmin, xmax, ymin, ymax):
 def footprint_row_bounds(pixmap, row_first, row_last, square, half_width, pixfrac):
     """Conservative range of output rows each input row's pixels can reach.
 
-    Returns ``(lo, hi, ninf)``: int64 arrays such that every output row index a
-    kernel computes for a pixel of input row j lies in ``[lo[j], hi[j]]``, and
-    the number of infinite pixel-map values among the pixels to drizzle.
-    Rows without finite map values get ``lo = hi = 0``.
+    Returns int64 arrays ``(lo, hi)`` such that every output row index a
+    kernel computes for a pixel of input row j lies in ``[lo[j], hi[j]]``.
+    Non-finite map values are ignored (those pixels are not drizzled); rows
+    without finite values get ``lo = hi = 0``.
     """
     ny = pixmap.shape[0]
     nx = pixmap.shape[1]
     row_min = np.full(ny, np.inf)
     row_max = np.full(ny, -np.inf)
-    ninf = np.zeros(ny, dtype=np.int64)
     for j in prange(ny):
         lo_y = np.inf
         hi_y = -np.inf
@@ -323,9 +331,6 @@ def footprint_row_bounds(pixmap, row_first, row_last, square, half_width, pixfra
                 hi_y = max(hi_y, y)
         row_min[j] = lo_y
         row_max[j] = hi_y
-        for i in range(row_first[j], row_last[j] + 1):
-            if math.isinf(pixmap[j, i, 0]) or math.isinf(pixmap[j, i, 1]):
-                ninf[j] += 1
 
     lo = np.zeros(ny, dtype=np.int64)
     hi = np.zeros(ny, dtype=np.int64)
@@ -350,10 +355,10 @@ def footprint_row_bounds(pixmap, row_first, row_last, square, half_width, pixfra
         else:
             lo_y = row_min[j] - half_width
             hi_y = row_max[j] + half_width
-        if lo_y <= hi_y and math.isfinite(lo_y) and math.isfinite(hi_y):
+        if lo_y <= hi_y:
             lo[j] = np.int64(math.floor(lo_y)) - 2
             hi[j] = np.int64(math.ceil(hi_y)) + 2
-    return lo, hi, ninf.sum()
+    return lo, hi
 
 
 # --- threads own bands of output rows -----------------------------------------------------
@@ -394,10 +399,14 @@ def _node(pixmap, bi, bj, c):
     node shared by four pixels is bit-identical to each pixel's own corner
     when pixfrac = 1 (all bilinear factors are then exactly 0.25).
     """
-    x = (pixmap[bj, bi, 0] * c + pixmap[bj, bi + 1, 0] * c
-         + pixmap[bj + 1, bi, 0] * c + pixmap[bj + 1, bi + 1, 0] * c)
-    y = (pixmap[bj, bi, 1] * c + pixmap[bj, bi + 1, 1] * c
-         + pixmap[bj + 1, bi, 1] * c + pixmap[bj + 1, bi + 1, 1] * c)
+    b0 = np.uint64(bi)
+    b1 = np.uint64(bi + 1)
+    r0 = np.uint64(bj)
+    r1 = np.uint64(bj + 1)
+    x = (pixmap[r0, b0, 0] * c + pixmap[r0, b1, 0] * c
+         + pixmap[r1, b0, 0] * c + pixmap[r1, b1, 0] * c)
+    y = (pixmap[r0, b0, 1] * c + pixmap[r0, b1, 1] * c
+         + pixmap[r1, b0, 1] * c + pixmap[r1, b1, 1] * c)
     return x, y
 
 
@@ -411,7 +420,7 @@ def _square_hit(r0, r1, c0, c1, xa, ya, xb, yb, xc, yc, xd, yd):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def drizzle_square_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
+def drizzle_square_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
                         data2, out2, dq, outdq, use_dq,
                         row_first, row_last, row_lo, row_hi, bands,
                         iscale, wscale, pixfrac):
@@ -421,6 +430,8 @@ def drizzle_square_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
     ----------
     data, weights : float32 (ny, nx)
         Input values and their weights.
+    use_weights : bool
+        False to take every weight as 1 (``weights`` is then a placeholder).
     pixmap : float64 (ny, nx, 2)
         Output (x, y) of each input pixel centre.
     out, wht : float32 (ny_out, nx_out)
@@ -507,16 +518,19 @@ def drizzle_square_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
 
             for i in range(x1, x2 + 1):
                 if share_nodes and interior_row and i > 0 and i < nx - 2:
-                    xa = above_x[i - 1]
-                    ya = above_y[i - 1]
-                    xb = above_x[i]
-                    yb = above_y[i]
-                    xc = below_x[i]
-                    yc = below_y[i]
-                    xd = below_x[i - 1]
-                    yd = below_y[i - 1]
-                    ok = not (math.isnan(xa) or math.isnan(ya) or math.isnan(xb) or math.isnan(yb)
-                              or math.isnan(xc) or math.isnan(yc) or math.isnan(xd) or math.isnan(yd))
+                    iu = np.uint64(i)
+                    im = np.uint64(i - 1)
+                    xa = above_x[im]
+                    ya = above_y[im]
+                    xb = above_x[iu]
+                    yb = above_y[iu]
+                    xc = below_x[iu]
+                    yc = below_y[iu]
+                    xd = below_x[im]
+                    yd = below_y[im]
+                    ok = (math.isfinite(xa) and math.isfinite(ya) and math.isfinite(xb)
+                          and math.isfinite(yb) and math.isfinite(xc) and math.isfinite(yc)
+                          and math.isfinite(xd) and math.isfinite(yd))
                 else:
                     ok, xa, ya, xb, yb, xc, yc, xd, yd = _pixel_corners(pixmap, i, j, h)
                 if not ok:
@@ -535,9 +549,12 @@ def drizzle_square_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
                 last_col = min(_c_round(max(xa, xb, xc, xd)), nx_out - 1)
                 # Jacobian: area of the mapped drop (signed like the overlaps)
                 jaco = 0.5 * ((xb - xd) * (ya - yc) - (xa - xc) * (yb - yd))
-                w = np.float64(weights[j, i] * wscale) / jaco
-                d = data[j, i] * iscale
-                dqval = dq[j, i] if use_dq else np.uint32(0)
+                ju = np.uint64(j)
+                iu = np.uint64(i)
+                wt = weights[ju, iu] if use_weights else np.float32(1.0)
+                w = np.float64(wt * wscale) / jaco
+                d = data[ju, iu] * iscale
+                dqval = dq[ju, iu] if use_dq else np.uint32(0)
                 nhit = 0
                 for jj in range(r0, r1 + 1):
                     for ii in range(first_col, last_col + 1):
@@ -546,7 +563,7 @@ def drizzle_square_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
                             nhit += 1
                             dow = np.float32(dover * w)
                             if use_ctx and dow > 0.0:
-                                ctx[jj, ii] |= bitval
+                                ctx[np.uint64(jj), np.uint64(ii)] |= bitval
                             _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
                 if owner and nhit == 0:
                     if not _square_hit(e0, e1, first_col, last_col, xa, ya, xb, yb, xc, yc, xd, yd):
@@ -557,7 +574,7 @@ def drizzle_square_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def drizzle_point_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
+def drizzle_point_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
                        data2, out2, dq, outdq, use_dq,
                        row_first, row_last, row_lo, row_hi, bands, iscale, wscale):
     """Point kernel: each input pixel goes to the output pixel holding its centre.
@@ -589,7 +606,7 @@ def drizzle_point_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
             for i in range(x1, x2 + 1):
                 ox = pixmap[j, i, 0]
                 oy = pixmap[j, i, 1]
-                if math.isnan(ox) or math.isnan(oy):
+                if not (math.isfinite(ox) and math.isfinite(oy)):
                     if owns_row_misses:
                         nmiss += 1
                     continue
@@ -603,10 +620,10 @@ def drizzle_point_rows(data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
                     nmiss += 1
                     continue
                 d = data[j, i] * iscale
-                dow = weights[j, i] * wscale
+                dow = (weights[j, i] if use_weights else np.float32(1.0)) * wscale
                 dqval = dq[j, i] if use_dq else np.uint32(0)
                 if use_ctx and dow > 0.0:
-                    ctx[jj, ii] |= bitval
+                    ctx[np.uint64(jj), np.uint64(ii)] |= bitval
                 _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
         misses[b] = nmiss
         escapes[b] = nescape
@@ -634,7 +651,7 @@ def _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale, gauss_norm, gauss_efa
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
-def drizzle_drop_rows(kernel, data, weights, pixmap, out, wht, ctx, use_ctx, bitval,
+def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
                       data2, out2, dq, outdq, use_dq,
                       row_first, row_last, row_lo, row_hi, bands,
                       iscale, wscale, pixfrac, pscale_ratio, lut):
@@ -688,7 +705,7 @@ def drizzle_drop_rows(kernel, data, weights, pixmap, out, wht, ctx, use_ctx, bit
             for i in range(x1, x2 + 1):
                 ox = pixmap[j, i, 0]
                 oy = pixmap[j, i, 1]
-                if math.isnan(ox) or math.isnan(oy):
+                if not (math.isfinite(ox) and math.isfinite(oy)):
                     if owns_row_misses:
                         nmiss += 1
                     continue
@@ -708,7 +725,7 @@ def drizzle_drop_rows(kernel, data, weights, pixmap, out, wht, ctx, use_ctx, bit
                                                           write_lo, write_hi, ny_out)
                 if not visit:
                     continue
-                w = np.float64(weights[j, i] * wscale)
+                w = np.float64((weights[j, i] if use_weights else np.float32(1.0)) * wscale)
                 d = data[j, i] * iscale
                 dqval = dq[j, i] if use_dq else np.uint32(0)
                 nhit = 0
@@ -721,7 +738,7 @@ def drizzle_drop_rows(kernel, data, weights, pixmap, out, wht, ctx, use_ctx, bit
                         nhit += 1
                         dow = np.float32(dover * w)
                         if use_ctx and dow > 0.0:
-                            ctx[jj, ii] |= bitval
+                            ctx[np.uint64(jj), np.uint64(ii)] |= bitval
                         _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
                 if owner and nhit == 0:
                     for jj in range(e0, e1 + 1):
