@@ -43,6 +43,8 @@ def c_round(x):
     Python's ``round`` rounds half to even, which would move pixel boundaries
     that fall exactly on a half-integer.
     """
+    if not math.isfinite(x):
+        raise ValueError(f"cannot round {x} to a pixel index")
     t = math.trunc(x)
     frac = x - t  # exact for the magnitudes a pixel map holds
     if frac >= 0.5:
@@ -221,16 +223,28 @@ def clip_polygon(poly, window):
 # --- scanner ---------------------------------------------------------------------
 
 
+def _ieee_div(a, b):
+    """a / b with IEEE results (inf, nan) where Python would raise."""
+    if b != 0.0:
+        return a / b
+    if a == 0.0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
 class _Edge:
     __slots__ = ("v1", "v2", "slope", "c")
 
     def __init__(self, v1, v2, side):
         # x = slope * y + intercept along the edge; c moves the intercept half a
-        # pixel (plus the slope's run) inward so that whole pixels fit inside
+        # pixel (plus the slope's run) inward so that whole pixels fit inside.
+        # A horizontal edge (inversion can make one) gets infinite/NaN terms
+        # and is passed over by the scan, as in the established code.
         self.v1 = v1
         self.v2 = v2
-        self.slope = (v2[0] - v1[0]) / (v2[1] - v1[1])
-        intercept = (v1[0] * v2[1] - v1[1] * v2[0]) / (v2[1] - v1[1])
+        dy = v2[1] - v1[1]
+        self.slope = _ieee_div(v2[0] - v1[0], dy)
+        intercept = _ieee_div(v1[0] * v2[1] - v1[1] * v2[0], dy)
         self.c = intercept - math.copysign(0.5 + 0.5 * abs(self.slope), side)
 
 
@@ -451,14 +465,19 @@ def _scanline(y, left, right, nl, nr, li, ri, min_y, max_y, xmin, xmax, ymin, ym
         ri += 1
     xlt = left[li].slope * y + left[li].c - MAX_INV_ERR
     xrt = right[ri].slope * y + right[ri].c + MAX_INV_ERR
+    # comparisons written as in C so that NaN limits behave the same
     if xmax >= xmin:
-        xlb = max(xlb, xmin)
-        xlt = max(xlt, xmin)
-        xrb = min(xrb, xmax)
-        xrt = min(xrt, xmax)
+        if xlb < xmin:
+            xlb = xmin
+        if xlt < xmin:
+            xlt = xmin
+        if xrb > xmax:
+            xrb = xmax
+        if xrt > xmax:
+            xrt = xmax
     if xlt >= xrt:
         status = 3 if xlb >= xrb else 0
         return status, (c_round(xlb), li), (c_round(xrb), ri)
     if xlb >= xrb:
         return 0, (c_round(xlt), li), (c_round(xrt), ri)
-    return 0, (c_round(max(xlb, xlt)), li), (c_round(min(xrb, xrt)), ri)
+    return 0, (c_round(xlb if xlb > xlt else xlt), li), (c_round(xrb if xrb < xrt else xrt), ri)
