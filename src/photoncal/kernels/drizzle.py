@@ -69,6 +69,29 @@ SUPPORTED_KERNELS = ("square", "gaussian", "point", "turbo", "lanczos2", "lanczo
 CTX_PLANE_BITS = 32
 _BAND_EDGE = np.int64(2**62)  # stands in for +-infinity in band boundaries
 _MIN_PIXFRAC = 0.001
+# below this many input pixels, waking worker threads costs more than it saves
+_SERIAL_MAX_PIXELS = 1 << 16
+
+
+def _band_count():
+    """Number of output-row bands: one per numba thread."""
+    return numba.get_num_threads()
+
+
+class _ThreadCount:
+    """Run numba parallel regions with ``n`` threads inside the block."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.saved = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(self.n, self.saved)))
+        return self
+
+    def __exit__(self, *exc):
+        numba.set_num_threads(self.saved)
+        return False
 
 
 def _parse_fill(fillval, name="fillval"):
@@ -295,7 +318,7 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
             pscale = 1.0 if pixel_scale_ratio is None else pixel_scale_ratio
         pscale32 = np.float32(pscale)
         half_width = _drop_half_width(kernel_name, float(pixfrac), float(pscale32))
-        nthreads = numba.get_num_threads()
+        nthreads = 1 if data.size <= _SERIAL_MAX_PIXELS else _band_count()
         if nthreads > 1:
             row_lo, row_hi = footprint_row_bounds(pixmap, scan.row_first, scan.row_last,
                                                   kernel_name == "square", half_width, float(pixfrac))
@@ -309,23 +332,25 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
                   stack2, out2, dq, out_dq, use_dq,
                   scan.row_first, scan.row_last, row_lo, row_hi, bands,
                   iscale32, np.float32(wt_scl))
-        if kernel_name == "square":
-            pixel_misses, escapes = drizzle_square_rows(*common, float(pixfrac))
-        elif kernel_name == "point":
-            pixel_misses, escapes = drizzle_point_rows(*common)
-        else:
-            order = 3 if kernel_name == "lanczos3" else 2
-            lut = lanczos_lut(order) if kernel_name.startswith("lanczos") else np.zeros(1)
-            pixel_misses, escapes = drizzle_drop_rows(KERNEL_CODES[kernel_name], *common,
-                                                      float(pixfrac), pscale32, lut)
+        with _ThreadCount(nthreads):
+            if kernel_name == "square":
+                pixel_misses, escapes = drizzle_square_rows(*common, float(pixfrac))
+            elif kernel_name == "point":
+                pixel_misses, escapes = drizzle_point_rows(*common)
+            else:
+                order = 3 if kernel_name == "lanczos3" else 2
+                lut = lanczos_lut(order) if kernel_name.startswith("lanczos") else np.zeros(1)
+                pixel_misses, escapes = drizzle_drop_rows(KERNEL_CODES[kernel_name], *common,
+                                                          float(pixfrac), pscale32, lut)
         if escapes:
             raise RuntimeError(f"internal error: {escapes} drizzle drops escaped their row bounds")
         nmiss = scan.nmiss + int(pixel_misses)
         nskip = scan.nskip
 
     if do_fill:
-        fill_uncovered(out_img, out_wht, np.float32(fill_value), out2, do_fill2 and out2.shape[0] > 0,
-                       np.float32(fill_value2))
+        with _ThreadCount(1 if out_img.size <= _SERIAL_MAX_PIXELS else numba.get_num_threads()):
+            fill_uncovered(out_img, out_wht, np.float32(fill_value), out2, do_fill2 and out2.shape[0] > 0,
+                           np.float32(fill_value2))
     for k, target in writeback:
         target[...] = out2[k]
     return nmiss, nskip

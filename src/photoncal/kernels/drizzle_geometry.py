@@ -19,7 +19,8 @@ same input pixels contribute; this matters at the output's borders, where an
 input pixel whose centre falls just outside the output image is not drizzled
 even though part of its footprint overlaps the edge pixel.
 
-Everything here runs once per image on O(rows) data, so it is plain Python.
+Everything here runs once per image on O(rows) data, so it is plain Python
+around two numba helpers (map interpolation and inversion).
 """
 
 import math
@@ -27,14 +28,14 @@ import sys
 
 import numpy as np
 
+from photoncal.kernels.drizzle_kernels import invert_pixmap, map_point
+
 __all__ = ["c_round", "ImageScan", "scan_image"]
 
 VERTEX_ATOL = 1.0e-12  # vertices closer than this are the same vertex
 APPROX_ZERO = 1.0e3 * sys.float_info.min  # collinearity threshold
 MAX_INV_ERR = 0.03  # accuracy (input pixels) of the inverted pixel map
 _MAX_POLYGON_VERTICES = 8  # a quadrilateral clipped by a rectangle
-_GOLDEN = 0.6180339887498948482
-_MAX_INVERSION_ITERATIONS = 50
 
 
 def c_round(x):
@@ -55,32 +56,14 @@ def c_round(x):
 
 
 class _PixmapInterpolator:
-    """Bilinear interpolation (extrapolation at the borders) of a pixel map."""
+    """Bilinear interpolation (extrapolation at the borders) of a pixel map, and its inverse."""
 
     def __init__(self, pixmap, xmin, xmax, ymin, ymax):
         self.pixmap = pixmap
-        self.ny, self.nx = pixmap.shape[:2]
         self.box = (xmin, xmax, ymin, ymax)
 
-    def interpolate(self, xin, yin):
-        """Output (x, y) of input point (xin, yin), or None when NaN."""
-        i0 = min(max(int(xin), 0), self.nx - 2)
-        j0 = min(max(int(yin), 0), self.ny - 2)
-        x = xin - i0
-        y = yin - j0
-        x1 = 1.0 - x
-        y1 = 1.0 - y
-        cell = self.pixmap[j0:j0 + 2, i0:i0 + 2].tolist()
-        (f00, g00), (f10, g10) = cell[0]
-        (f01, g01), (f11, g11) = cell[1]
-        xout = f00 * x1 * y1 + f10 * x * y1 + f01 * x1 * y + f11 * x * y
-        yout = g00 * x1 * y1 + g10 * x * y1 + g01 * x1 * y + g11 * x * y
-        if not (math.isfinite(xout) and math.isfinite(yout)):
-            return None
-        return xout, yout
-
     def map_point(self, xin, yin):
-        """Map an input point; integral points inside the box read the map directly."""
+        """Output (x, y) of an input point, or None; integral points inside the box read the map."""
         i = int(xin)
         j = int(yin)
         if i == xin and j == yin:
@@ -91,47 +74,13 @@ class _PixmapInterpolator:
                     return None
                 return xout, yout
             return None
-        return self.interpolate(xin, yin)
+        ok, xout, yout = map_point(self.pixmap, float(xin), float(yin))
+        return (xout, yout) if ok else None
 
     def invert(self, xout, yout):
-        """Input point that maps to (xout, yout): 2-D golden-section search.
-
-        Returns None when the search fails to converge or hits NaN.
-        """
-        xmin, xmax, ymin, ymax = self.box
-        xlo, xhi = xmin - 0.5, xmax + 0.5
-        ylo, yhi = ymin - 0.5, ymax + 0.5
-        dx = xhi - xlo
-        dy = yhi - ylo
-        niter = 0
-        while (dx > MAX_INV_ERR or dy > MAX_INV_ERR) and niter < _MAX_INVERSION_ITERATIONS:
-            niter += 1
-            x1 = xhi - _GOLDEN * dx
-            x2 = xlo + _GOLDEN * dx
-            y1 = yhi - _GOLDEN * dy
-            y2 = ylo + _GOLDEN * dy
-            dist = []
-            for xa, ya in ((x1, y1), (x1, y2), (x2, y1), (x2, y2)):
-                p = self.interpolate(xa, ya)
-                if p is None:
-                    return None
-                ex = p[0] - xout
-                ey = p[1] - yout
-                dist.append(ex * ex + ey * ey)
-            d11, d12, d21, d22 = dist
-            if d11 < d12 and d11 < d21 and d11 < d22:
-                xhi, yhi = x2, y2
-            elif d12 < d11 and d12 < d21 and d12 < d22:
-                xhi, ylo = x2, y1
-            elif d21 < d11 and d21 < d12 and d21 < d22:
-                xlo, yhi = x1, y2
-            else:
-                xlo, ylo = x1, y1
-            dx = xhi - xlo
-            dy = yhi - ylo
-        if niter == _MAX_INVERSION_ITERATIONS:
-            return None
-        return 0.5 * (xlo + xhi), 0.5 * (ylo + yhi)
+        """Input point mapping to (xout, yout), or None when the search fails."""
+        ok, x, y = invert_pixmap(self.pixmap, float(xout), float(yout), *self.box)
+        return (x, y) if ok else None
 
 
 # --- polygons: lists of (x, y) tuples -------------------------------------------

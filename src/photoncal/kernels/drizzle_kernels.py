@@ -41,7 +41,9 @@ __all__ = [
     "drizzle_square_rows",
     "fill_uncovered",
     "footprint_row_bounds",
+    "invert_pixmap",
     "lanczos_lut",
+    "map_point",
     "valid_section",
 ]
 
@@ -107,6 +109,79 @@ def _bilinear(pixmap, xin, yin):
     yo = (pixmap[j0, i0, 1] * x1 * y1 + pixmap[j0, i0 + 1, 1] * x * y1
           + pixmap[j0 + 1, i0, 1] * x1 * y + pixmap[j0 + 1, i0 + 1, 1] * x * y)
     return xo, yo
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def map_point(pixmap, xin, yin):
+    """Output (ok, x, y) of input point (xin, yin) by bilinear interpolation of the map.
+
+    Extrapolates beyond the map's outer samples; ``ok`` is False when the
+    result is not finite.
+    """
+    xo, yo = _bilinear(pixmap, xin, yin)
+    return math.isfinite(xo) and math.isfinite(yo), xo, yo
+
+
+_GOLDEN = 0.6180339887498948482
+_MAX_INVERSION_ITERATIONS = 50
+_INVERSION_TOLERANCE = 0.03  # input pixels
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def invert_pixmap(pixmap, xout, yout, xmin, xmax, ymin, ymax):
+    """Input point of the box [xmin-0.5, xmax+0.5] x [ymin-0.5, ymax+0.5] mapping to (xout, yout).
+
+    A two-dimensional golden-section search on the distance between the
+    interpolated map and the target, down to 0.03 input pixels. Returns
+    ``(ok, x, y)``; ``ok`` is False when the map is not finite on the way or
+    the search does not converge in 50 steps.
+    """
+    xlo = xmin - 0.5
+    xhi = xmax + 0.5
+    ylo = ymin - 0.5
+    yhi = ymax + 0.5
+    dx = xhi - xlo
+    dy = yhi - ylo
+    niter = 0
+    while (dx > _INVERSION_TOLERANCE or dy > _INVERSION_TOLERANCE) and niter < _MAX_INVERSION_ITERATIONS:
+        niter += 1
+        x1 = xhi - _GOLDEN * dx
+        x2 = xlo + _GOLDEN * dx
+        y1 = yhi - _GOLDEN * dy
+        y2 = ylo + _GOLDEN * dy
+        ok, xa, ya = map_point(pixmap, x1, y1)
+        if not ok:
+            return False, 0.0, 0.0
+        d11 = (xa - xout) * (xa - xout) + (ya - yout) * (ya - yout)
+        ok, xa, ya = map_point(pixmap, x1, y2)
+        if not ok:
+            return False, 0.0, 0.0
+        d12 = (xa - xout) * (xa - xout) + (ya - yout) * (ya - yout)
+        ok, xa, ya = map_point(pixmap, x2, y1)
+        if not ok:
+            return False, 0.0, 0.0
+        d21 = (xa - xout) * (xa - xout) + (ya - yout) * (ya - yout)
+        ok, xa, ya = map_point(pixmap, x2, y2)
+        if not ok:
+            return False, 0.0, 0.0
+        d22 = (xa - xout) * (xa - xout) + (ya - yout) * (ya - yout)
+        if d11 < d12 and d11 < d21 and d11 < d22:
+            xhi = x2
+            yhi = y2
+        elif d12 < d11 and d12 < d21 and d12 < d22:
+            xhi = x2
+            ylo = y1
+        elif d21 < d11 and d21 < d12 and d21 < d22:
+            xlo = x1
+            yhi = y2
+        else:
+            xlo = x1
+            ylo = y1
+        dx = xhi - xlo
+        dy = yhi - ylo
+    if niter == _MAX_INVERSION_ITERATIONS:
+        return False, 0.0, 0.0
+    return True, 0.5 * (xlo + xhi), 0.5 * (ylo + yhi)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
