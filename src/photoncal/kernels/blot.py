@@ -175,48 +175,61 @@ def _everett5(block, sx, sy):
             + ty * (z[2] + (ty2 - _F1) * (cd20y + (ty2 - _F4) * cd40y)))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _interpolate(method, data, x, y, block, lut, nbox):
-    """Source value at float32 position (x, y), 0 <= x < nx, 0 <= y < ny."""
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _nearest(data, x, y):
     ny = data.shape[0]
     nx = data.shape[1]
-    if method == _NEAREST:
-        # the last half pixel would round past the edge: stay on the edge pixel
-        i = min(int(x + 0.5), nx - 1)
-        j = min(int(y + 0.5), ny - 1)
-        return data[j, i]
-    if method == _LINEAR:
-        ix = int(x)
-        iy = int(y)
-        f00 = data[iy, ix]
-        if ix == nx - 1:
-            if iy == ny - 1:
-                return f00
-            sy = y - np.float32(iy)
-            return (_F1 - sy) * f00 + sy * data[iy + 1, ix]
+    # the last half pixel would round past the edge: stay on the edge pixel
+    i = min(int(x + 0.5), nx - 1)
+    j = min(int(y + 0.5), ny - 1)
+    return data[np.uint64(j), np.uint64(i)]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _bilinear(data, x, y):
+    ny = data.shape[0]
+    nx = data.shape[1]
+    ix = int(x)
+    iy = int(y)
+    i0 = np.uint64(ix)
+    j0 = np.uint64(iy)
+    f00 = data[j0, i0]
+    if ix == nx - 1:
         if iy == ny - 1:
-            sx = x - np.float32(ix)
-            return (_F1 - sx) * f00 + sx * data[iy, ix + 1]
-        sx = x - np.float32(ix)
-        tx = _F1 - sx
+            return f00
         sy = y - np.float32(iy)
-        ty = _F1 - sy
-        return (tx * ty * f00 + sx * ty * data[iy, ix + 1]
-                + sy * tx * data[iy + 1, ix] + sx * sy * data[iy + 1, ix + 1])
-    if method == _POLY3 or method == _POLY5:
-        ix = int(x)
-        iy = int(y)
-        nterms = 4 if method == _POLY3 else 6
-        _poly_block(data, ix, iy, nterms, block)
-        # offsets from the block's centre sample, rounded through the block
-        # coordinate as the established code does
-        base = np.float32(nterms // 2)
-        sx = (base + (x - np.float32(ix))) - base
-        sy = (base + (y - np.float32(iy))) - base
-        if nterms == 4:
-            return _everett3(block, sx, sy)
-        return _everett5(block, sx, sy)
-    # lanczos
+        return (_F1 - sy) * f00 + sy * data[j0 + np.uint64(1), i0]
+    i1 = i0 + np.uint64(1)
+    if iy == ny - 1:
+        sx = x - np.float32(ix)
+        return (_F1 - sx) * f00 + sx * data[j0, i1]
+    j1 = j0 + np.uint64(1)
+    sx = x - np.float32(ix)
+    tx = _F1 - sx
+    sy = y - np.float32(iy)
+    ty = _F1 - sy
+    return tx * ty * f00 + sx * ty * data[j0, i1] + sy * tx * data[j1, i0] + sx * sy * data[j1, i1]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _polynomial(data, x, y, nterms, block):
+    ix = int(x)
+    iy = int(y)
+    _poly_block(data, ix, iy, nterms, block)
+    # offsets from the block's centre sample, rounded through the block
+    # coordinate as the established code does
+    base = np.float32(nterms // 2)
+    sx = (base + (x - np.float32(ix))) - base
+    sy = (base + (y - np.float32(iy))) - base
+    if nterms == 4:
+        return _everett3(block, sx, sy)
+    return _everett5(block, sx, sy)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _lanczos(data, x, y, lut, nbox):
+    ny = data.shape[0]
+    nx = data.shape[1]
     fbox = np.float32(nbox)
     i0 = max(np.int64(math.floor(x - fbox)) + 1, 0)
     i1 = min(np.int64(math.floor(x + fbox)), nx - 1)
@@ -239,6 +252,12 @@ def _interpolate(method, data, x, y, block, lut, nbox):
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _blot_rows(method, data, pixmap, out, scale, fillval, lut, nbox):
+    """Interpolate ``data`` at every target position of ``pixmap`` into ``out``.
+
+    Target pixels off the source (0 <= x < nx, 0 <= y < ny, in float32) or
+    with a NaN map get ``fillval``; the others ``value * scale``. One loop per
+    interpolant keeps the method choice out of the pixel loop.
+    """
     ny_out = out.shape[0]
     nx_out = out.shape[1]
     nx = np.float32(data.shape[1])
@@ -248,10 +267,19 @@ def _blot_rows(method, data, pixmap, out, scale, fillval, lut, nbox):
         for i in range(nx_out):
             x = np.float32(pixmap[j, i, 0])
             y = np.float32(pixmap[j, i, 1])
-            if x >= _F0 and x < nx and y >= _F0 and y < ny:
-                out[j, i] = _interpolate(method, data, x, y, block, lut, nbox) * scale
-            else:
+            inside = x >= _F0 and x < nx and y >= _F0 and y < ny
+            if not inside:
                 out[j, i] = fillval  # also where the map is NaN
+            elif method == _LINEAR:
+                out[j, i] = _bilinear(data, x, y) * scale
+            elif method == _POLY5:
+                out[j, i] = _polynomial(data, x, y, 6, block) * scale
+            elif method == _POLY3:
+                out[j, i] = _polynomial(data, x, y, 4, block) * scale
+            elif method == _NEAREST:
+                out[j, i] = _nearest(data, x, y) * scale
+            else:
+                out[j, i] = _lanczos(data, x, y, lut, nbox) * scale
 
 
 def blot_image(data, pixmap, out_img=None, fillval=0.0, iscale=1.0, interp="poly5"):
