@@ -34,7 +34,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from photoncal.kernels.drizzle_kernels import LANCZOS_LUT_STEP, lanczos_lut
+from photoncal.kernels.drizzle_kernels import (
+    LANCZOS_LUT_STEP,
+    SERIAL_PIPELINE,
+    lanczos_lut,
+    serial_pipeline_quiet,
+)
 
 __all__ = ["SUPPORTED_INTERPOLATIONS", "blot_image"]
 
@@ -250,36 +255,40 @@ def _lanczos(data, x, y, lut, nbox):
     return np.float32(total)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
+def _blot_row(method, data, pixmap, out, j, scale, fillval, lut, nbox):
+    """Interpolate one target row of ``out``."""
+    block = np.zeros((6, 6), dtype=np.float32)
+    nx_out = out.shape[1]
+    nx = np.float32(data.shape[1])
+    ny = np.float32(data.shape[0])
+    for i in range(nx_out):
+        x = np.float32(pixmap[j, i, 0])
+        y = np.float32(pixmap[j, i, 1])
+        inside = x >= _F0 and x < nx and y >= _F0 and y < ny
+        if not inside:
+            out[j, i] = fillval  # also where the map is NaN
+        elif method == _LINEAR:
+            out[j, i] = _bilinear(data, x, y) * scale
+        elif method == _POLY5:
+            out[j, i] = _polynomial(data, x, y, 6, block) * scale
+        elif method == _POLY3:
+            out[j, i] = _polynomial(data, x, y, 4, block) * scale
+        elif method == _NEAREST:
+            out[j, i] = _nearest(data, x, y) * scale
+        else:
+            out[j, i] = _lanczos(data, x, y, lut, nbox) * scale
+
+
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _blot_rows(method, data, pixmap, out, scale, fillval, lut, nbox):
     """Interpolate ``data`` at every target position of ``pixmap`` into ``out``.
 
     Target pixels off the source (0 <= x < nx, 0 <= y < ny, in float32) or
-    with a NaN map get ``fillval``; the others ``value * scale``. One loop per
-    interpolant keeps the method choice out of the pixel loop.
+    with a NaN map get ``fillval``; the others ``value * scale``.
     """
-    ny_out = out.shape[0]
-    nx_out = out.shape[1]
-    nx = np.float32(data.shape[1])
-    ny = np.float32(data.shape[0])
-    for j in prange(ny_out):
-        block = np.zeros((6, 6), dtype=np.float32)
-        for i in range(nx_out):
-            x = np.float32(pixmap[j, i, 0])
-            y = np.float32(pixmap[j, i, 1])
-            inside = x >= _F0 and x < nx and y >= _F0 and y < ny
-            if not inside:
-                out[j, i] = fillval  # also where the map is NaN
-            elif method == _LINEAR:
-                out[j, i] = _bilinear(data, x, y) * scale
-            elif method == _POLY5:
-                out[j, i] = _polynomial(data, x, y, 6, block) * scale
-            elif method == _POLY3:
-                out[j, i] = _polynomial(data, x, y, 4, block) * scale
-            elif method == _NEAREST:
-                out[j, i] = _nearest(data, x, y) * scale
-            else:
-                out[j, i] = _lanczos(data, x, y, lut, nbox) * scale
+    for j in prange(out.shape[0]):
+        _blot_row(method, data, pixmap, out, j, scale, fillval, lut, nbox)
 
 
 def blot_image(data, pixmap, out_img=None, fillval=0.0, iscale=1.0, interp="poly5"):
@@ -336,5 +345,6 @@ def blot_image(data, pixmap, out_img=None, fillval=0.0, iscale=1.0, interp="poly
     code = _INTERP_CODES[method]
     nbox = 5 if method == "lanczos5" else 3
     lut = lanczos_lut(nbox) if method.startswith("lanczos") else np.zeros(1)
-    _blot_rows(code, data, pixmap, out_img, np.float32(iscale), np.float32(fillval), lut, nbox)
+    with serial_pipeline_quiet():
+        _blot_rows(code, data, pixmap, out_img, np.float32(iscale), np.float32(fillval), lut, nbox)
     return out_img

@@ -52,6 +52,7 @@ from photoncal.kernels.drizzle_kernels import (
     fill_uncovered,
     footprint_row_bounds,
     lanczos_lut,
+    serial_pipeline_quiet,
     valid_section,
 )
 
@@ -332,7 +333,7 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
                   stack2, out2, dq, out_dq, use_dq,
                   scan.row_first, scan.row_last, row_lo, row_hi, bands,
                   iscale32, np.float32(wt_scl))
-        with _ThreadCount(nthreads):
+        with _ThreadCount(nthreads), serial_pipeline_quiet():
             if kernel_name == "square":
                 pixel_misses, escapes = drizzle_square_rows(*common, float(pixfrac))
             elif kernel_name == "point":
