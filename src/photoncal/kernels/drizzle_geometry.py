@@ -28,13 +28,12 @@ import sys
 
 import numpy as np
 
-from photoncal.kernels.drizzle_kernels import invert_pixmap, map_point
+from photoncal.kernels.drizzle_kernels import MAX_INV_ERR, invert_pixmap, map_point
 
 __all__ = ["c_round", "ImageScan", "scan_image"]
 
 VERTEX_ATOL = 1.0e-12  # vertices closer than this are the same vertex
 APPROX_ZERO = 1.0e3 * sys.float_info.min  # collinearity threshold
-MAX_INV_ERR = 0.03  # accuracy (input pixels) of the inverted pixel map
 _MAX_POLYGON_VERTICES = 8  # a quadrilateral clipped by a rectangle
 
 

@@ -57,7 +57,6 @@ _SQUARE, _GAUSSIAN, _POINT, _TURBO, _LANCZOS2, _LANCZOS3 = range(6)
 LANCZOS_LUT_STEP = 0.003  # spacing of the tabulated Lanczos function (pixels)
 _GAUSSIAN_NSIGMA = 2.5
 _FWHM_TO_SIGMA_FACTOR = 2.3548
-_F32_ONE = np.float32(1.0)
 # Options for serial workers: numba's parallel pipeline with every automatic
 # parallelisation off. Its extra IR simplification compiles these loops into
 # measurably faster code (~25%) than the plain pipeline, and nothing in them
@@ -145,7 +144,7 @@ def map_point(pixmap, xin, yin):
 
 _GOLDEN = 0.6180339887498948482
 _MAX_INVERSION_ITERATIONS = 50
-_INVERSION_TOLERANCE = 0.03  # input pixels
+MAX_INV_ERR = 0.03  # accuracy (input pixels) of the inverted pixel map
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -164,7 +163,7 @@ def invert_pixmap(pixmap, xout, yout, xmin, xmax, ymin, ymax):
     dx = xhi - xlo
     dy = yhi - ylo
     niter = 0
-    while (dx > _INVERSION_TOLERANCE or dy > _INVERSION_TOLERANCE) and niter < _MAX_INVERSION_ITERATIONS:
+    while (dx > MAX_INV_ERR or dy > MAX_INV_ERR) and niter < _MAX_INVERSION_ITERATIONS:
         niter += 1
         x1 = xhi - _GOLDEN * dx
         x2 = xlo + _GOLDEN * dx
