@@ -183,9 +183,9 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     iscale : float
         Multiplies the input values (e.g. a pixel-area ratio).
     pixel_scale_ratio : float or None
-        Output pixel size in input pixels... inverted: the linear size of an
-        output pixel over an input pixel. Sizes the turbo, gaussian and
-        lanczos drops; None estimates it from the pixel map.
+        Linear size of an output pixel over that of an input pixel. Sizes
+        the turbo, gaussian and lanczos drops; None estimates it from the
+        pixel map near the centre of the input's footprint.
     pixfrac : float
         Linear size of the drop relative to the input pixel (square, turbo,
         gaussian). Values <= 0.001 switch to the point kernel.
