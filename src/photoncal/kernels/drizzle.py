@@ -318,35 +318,17 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
         else:
             pscale = 1.0 if pixel_scale_ratio is None else pixel_scale_ratio
         pscale32 = np.float32(pscale)
-        half_width = _drop_half_width(kernel_name, float(pixfrac), float(pscale32))
-        nthreads = 1 if data.size <= _SERIAL_MAX_PIXELS else _band_count()
-        if nthreads > 1:
-            row_lo, row_hi = footprint_row_bounds(pixmap, scan.row_first, scan.row_last,
-                                                  kernel_name == "square", half_width, float(pixfrac))
-            bands = _output_bands(scan.row_first, scan.row_last, row_lo, row_hi, out_shape[0], nthreads)
-        else:
-            # one thread owns every output row: no bounds needed
-            row_lo = np.full(ny, -_BAND_EDGE, dtype=np.int64)
-            row_hi = np.full(ny, _BAND_EDGE, dtype=np.int64)
-            bands = np.array([-_BAND_EDGE, _BAND_EDGE], dtype=np.int64)
-        common = (data, weights, use_weights, pixmap, out_img, out_wht, ctx, use_ctx, bitval,
-                  stack2, out2, dq, out_dq, use_dq,
-                  scan.row_first, scan.row_last, row_lo, row_hi, bands,
-                  iscale32, np.float32(wt_scl))
-        with _ThreadCount(nthreads), serial_pipeline_quiet():
-            if kernel_name == "square":
-                pixel_misses, escapes = drizzle_square_rows(*common, float(pixfrac))
-            elif kernel_name == "point":
-                pixel_misses, escapes = drizzle_point_rows(*common)
-            else:
-                order = 3 if kernel_name == "lanczos3" else 2
-                lut = lanczos_lut(order) if kernel_name.startswith("lanczos") else np.zeros(1)
-                pixel_misses, escapes = drizzle_drop_rows(KERNEL_CODES[kernel_name], *common,
-                                                          float(pixfrac), pscale32, lut)
-        if escapes:
-            raise RuntimeError(f"internal error: {escapes} drizzle drops escaped their row bounds")
-        nmiss = scan.nmiss + int(pixel_misses)
         nskip = scan.nskip
+        if pscale32 == 0.0:
+            # a degenerate map gives a zero scale estimate: the drop is
+            # infinite and, as in the established code, every pixel misses
+            listed = np.maximum(scan.row_last.astype(np.int64) - scan.row_first + 1, 0).sum()
+            nmiss = scan.nmiss + int(listed)
+        else:
+            arrays = (data, weights, use_weights, pixmap, out_img, out_wht, ctx, use_ctx, bitval,
+                      stack2, out2, dq, out_dq, use_dq)
+            nmiss = scan.nmiss + _drizzle_listed_pixels(kernel_name, scan, arrays, out_shape, iscale32,
+                                                        np.float32(wt_scl), float(pixfrac), pscale32)
 
     if do_fill:
         with _ThreadCount(1 if out_img.size <= _SERIAL_MAX_PIXELS else numba.get_num_threads()):
@@ -355,6 +337,36 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     for k, target in writeback:
         target[...] = out2[k]
     return nmiss, nskip
+
+
+def _drizzle_listed_pixels(kernel_name, scan, arrays, out_shape, iscale32, wscale32, pixfrac, pscale32):
+    """Run the kernel over the pixels the scan lists; return the pixel misses."""
+    pixmap = arrays[3]
+    ny = pixmap.shape[0]
+    nthreads = 1 if pixmap[..., 0].size <= _SERIAL_MAX_PIXELS else _band_count()
+    if nthreads > 1:
+        half_width = _drop_half_width(kernel_name, pixfrac, float(pscale32))
+        row_lo, row_hi = footprint_row_bounds(pixmap, scan.row_first, scan.row_last,
+                                              kernel_name == "square", half_width, pixfrac)
+        bands = _output_bands(scan.row_first, scan.row_last, row_lo, row_hi, out_shape[0], nthreads)
+    else:
+        # one thread owns every output row: no bounds needed
+        row_lo = np.full(ny, -_BAND_EDGE, dtype=np.int64)
+        row_hi = np.full(ny, _BAND_EDGE, dtype=np.int64)
+        bands = np.array([-_BAND_EDGE, _BAND_EDGE], dtype=np.int64)
+    common = arrays + (scan.row_first, scan.row_last, row_lo, row_hi, bands, iscale32, wscale32)
+    with _ThreadCount(nthreads), serial_pipeline_quiet():
+        if kernel_name == "square":
+            misses, escapes = drizzle_square_rows(*common, pixfrac)
+        elif kernel_name == "point":
+            misses, escapes = drizzle_point_rows(*common)
+        else:
+            order = 3 if kernel_name == "lanczos3" else 2
+            lut = lanczos_lut(order) if kernel_name.startswith("lanczos") else np.zeros(1)
+            misses, escapes = drizzle_drop_rows(KERNEL_CODES[kernel_name], *common, pixfrac, pscale32, lut)
+    if escapes:
+        raise RuntimeError(f"internal error: {escapes} drizzle drops escaped their row bounds")
+    return int(misses)
 
 
 def _drop_half_width(kernel, pixfrac, pscale):

@@ -329,17 +329,18 @@ def scan_image(pixmap, out_shape, xmin, xmax, ymin, ymax):
         ny_out, nx_out = out_shape
         window = [(-0.5, -0.5), (nx_out - 0.5, -0.5), (nx_out - 0.5, ny_out - 0.5), (-0.5, ny_out - 0.5)]
         clipped = clip_polygon(mapped, window)
-        inverted = list(box) + [None] * (_MAX_POLYGON_VERTICES - len(box))
-        for k, v in enumerate(clipped):
+        # the inversion is only good to MAX_INV_ERR, so distinct output
+        # vertices can invert to the same input point: drop duplicates. A
+        # failed inversion keeps what was inverted so far (often too few
+        # vertices: nothing is drizzled), as the established code does.
+        outline = []
+        for v in clipped:
             p = mapper.invert(v[0], v[1])
             if p is None:
-                # a failed inversion leaves the vertices inverted so far in
-                # place over the input box, as the established code does
-                outline = inverted[:len(box)]
                 break
-            inverted[k] = p
+            _append_vertex(outline, p)
         else:
-            outline = _orient_ccw(inverted[:len(clipped)])
+            outline = _orient_ccw(outline)
 
     scan.polygon = outline
     if len(outline) < 3:
@@ -425,7 +426,16 @@ def _scanline(y, left, right, nl, nr, li, ri, min_y, max_y, xmin, xmax, ymin, ym
             xrt = xmax
     if xlt >= xrt:
         status = 3 if xlb >= xrb else 0
-        return status, (c_round(xlb), li), (c_round(xrb), ri)
-    if xlb >= xrb:
-        return 0, (c_round(xlt), li), (c_round(xrt), ri)
-    return 0, (c_round(xlb if xlb > xlt else xlt), li), (c_round(xrb if xrb < xrt else xrt), ri)
+        x1, x2 = xlb, xrb
+    elif xlb >= xrb:
+        status = 0
+        x1, x2 = xlt, xrt
+    else:
+        status = 0
+        x1 = xlb if xlb > xlt else xlt
+        x2 = xrb if xrb < xrt else xrt
+    if not (math.isfinite(x1) and math.isfinite(x2)):
+        # a degenerate (horizontal) edge: the established code rounds NaN to
+        # INT_MIN here (undefined behaviour); skip the row instead
+        return 2, (0, li), (0, ri)
+    return status, (c_round(x1), li), (c_round(x2), ri)
