@@ -423,7 +423,9 @@ class ResampleData:
     # the work
     # ------------------------------------------------------------------
     def _resample_indices(self, indices, *, enable_var, compute_err, report_var):
-        from photoncal.kernels.drizzle import Drizzle, VarianceCombiner
+        from photoncal.kernels.drizzle import Drizzle
+
+        from ._fast import VarianceAccumulator
 
         indices = list(indices)
         shape = self.output_shape
@@ -433,7 +435,7 @@ class ResampleData:
         err_driz = None
         if compute_err == "driz_err":
             err_driz = Drizzle(kernel=self.kernel, fillval=self.fillval, out_shape=shape, disable_ctx=True)
-        combiners = {name: VarianceCombiner(shape) for name in VARIANCE_ARRAYS} if enable_var else {}
+        combiners = {name: VarianceAccumulator(shape) for name in VARIANCE_ARRAYS} if enable_var else {}
         times = _Times()
         output = None
         blend_values = {path: [] for path in _BLEND_RULES} if self.blendheaders else None
@@ -459,7 +461,6 @@ class ResampleData:
 
     def _add_model(self, model, info, driz, err_driz, combiners):
         from photoncal.kernels.drizzle import resample_variance
-        from photoncal.wcs.pixmap import calc_pixmap
 
         from .utils import build_driz_weight, resample_range
 
@@ -468,8 +469,7 @@ class ResampleData:
             raise ValueError(f"{info.name}: resample needs 2-D images, got SCI of shape {data.shape}")
         dq = model.dq
         wcs = info.wcs
-        pixmap = calc_pixmap(wcs, self.output_wcs, data.shape, stepsize=self.pixmap_stepsize,
-                             order=self.pixmap_order)
+        pixmap = self._pixmap(wcs, data.shape)
         exp = model.meta.exposure
         exptime = exp.exposure_time
         tmeasure = exp.measurement_time if exp.measurement_time is not None else exptime
@@ -511,6 +511,18 @@ class ResampleData:
         image_weight = self._image_weight(resampled.get("var_rnoise"), tmeasure)
         for name, var in resampled.items():
             combiners[name].add(var, image_weight)
+
+    def _pixmap(self, wcs, shape):
+        """Pixel map of an input onto the output grid (the fast imaging path when it applies)."""
+        from photoncal.wcs.pixmap import calc_pixmap
+
+        if self.pixmap_stepsize <= 1:
+            from ._fast import imaging_pixmap
+
+            pixmap = imaging_pixmap(wcs, self.output_wcs, shape)
+            if pixmap is not None:
+                return pixmap
+        return calc_pixmap(wcs, self.output_wcs, shape, stepsize=self.pixmap_stepsize, order=self.pixmap_order)
 
     def _image_weight(self, resampled_rnoise, tmeasure):
         """Weight of one image in the variance combination (scalar or output-sized array)."""
@@ -672,12 +684,12 @@ class ResampleData:
         image weight (inverse resampled read-noise variance, or the
         exposure time) and scaled by ``1 / pixel_scale_ratio^2``.
         """
-        from photoncal.kernels.drizzle import VarianceCombiner, resample_variance
-        from photoncal.wcs.pixmap import calc_pixmap
+        from photoncal.kernels.drizzle import resample_variance
 
+        from ._fast import VarianceAccumulator
         from .utils import build_driz_weight, resample_range
 
-        combiner = VarianceCombiner(self.output_shape)
+        combiner = VarianceAccumulator(self.output_shape)
         for index in range(len(self._inputs)):
             model, close = self._inputs.open(index)
             try:
@@ -686,8 +698,7 @@ class ResampleData:
                     log.debug("%s has no %s; skipped", info.name, name)
                     continue
                 var = getattr(model, name)
-                pixmap = calc_pixmap(info.wcs, self.output_wcs, var.shape, stepsize=self.pixmap_stepsize,
-                                     order=self.pixmap_order)
+                pixmap = self._pixmap(info.wcs, var.shape)
                 exp = model.meta.exposure
                 tmeasure = exp.measurement_time if exp.measurement_time is not None else exp.exposure_time
                 rn = model.var_rnoise if _has_array(model, "var_rnoise") else None
