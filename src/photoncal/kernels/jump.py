@@ -158,7 +158,7 @@ def _median_sorted(sorted_values, m):
     return 0.5 * (sorted_values[half - 1] + sorted_values[half])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _clipped_median(values, n, scratch):
     """Median of ``|first differences|`` as the iterative search uses it.
 
@@ -183,14 +183,14 @@ def _clipped_median(values, n, scratch):
     return np.nan
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sigma(median, dt, n_reads_diff, rn2):
     """Expected noise of one first difference (per unit dt); NaN when it is 0."""
     s = math.sqrt(abs(median) * dt + rn2 / (0.5 * n_reads_diff)) / dt
     return s if s != 0.0 else np.nan
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _first_differences(data, gdq, y, x, gain32, dt, bad, fd):
     """First differences in electrons per unit dt, NaN where a group is ``bad``."""
     nints, ngroups = data.shape[0], data.shape[1]

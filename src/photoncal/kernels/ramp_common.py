@@ -41,7 +41,7 @@ SNR_BOUNDS = np.array([5.0, 10.0, 20.0, 50.0, 100.0])
 SNR_POWERS = np.array([0.0, 0.4, 1.0, 3.0, 6.0, 10.0])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def power_index(snr):
     """Index into :data:`SNR_POWERS` of the weighting class of ``snr``.
 
@@ -61,7 +61,7 @@ def power_index(snr):
     return 5
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def snr_power(snr):
     """The optimal-weighting exponent ``P`` for a segment of SNR ``snr``."""
     i = power_index(snr)
@@ -78,7 +78,7 @@ def snr_power(snr):
     return 10.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def segment_snr(signal_electrons, read_noise_electrons):
     """Signal-to-noise ratio of a segment: ``S / sqrt(R**2 + S)``, 0 for ``S <= 0``.
 
@@ -97,7 +97,7 @@ def segment_snr(signal_electrons, read_noise_electrons):
     return signal_electrons / math.sqrt(variance)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def optimal_weight(t, t_mid, t_scale, n_reads, power):
     """Optimal weight of one sample (Casertano et al. 2022, eq. 45).
 

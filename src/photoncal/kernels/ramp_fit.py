@@ -118,7 +118,7 @@ class RampFitResult:
 # ---------------------------------------------------------------------------
 # Per-pixel building blocks
 # ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _add_segment(seg_start, seg_len, base, nseg, start, end, longest):
     """Append segment [start, end) unless it is 1 group long and a longer one exists."""
     length = end - start
@@ -131,7 +131,7 @@ def _add_segment(seg_start, seg_len, base, nseg, start, end, longest):
     return nseg + 1, longest
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _find_segments(gdq, gbase, ngroups, jump, persistence, seg_start, seg_len, base):
     """Split one integration ramp into segments of usable groups.
 

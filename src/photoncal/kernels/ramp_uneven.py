@@ -94,7 +94,7 @@ def read_pattern_times(read_pattern, read_time) -> ReadPatternTimes:
 # ---------------------------------------------------------------------------
 # Per-ramp building blocks
 # ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _fit_ramp(r, t_bar, tau, n_reads, read_noise, start, end, w):
     """Casertano fit of resultants ``start..end`` (inclusive), electrons.
 
@@ -134,7 +134,7 @@ def _fit_ramp(r, t_bar, tau, n_reads, read_noise, start, end, w):
     return slope, read_var, poisson_var
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _difference_statistic(r, t_bar, tau, n_reads, rn2, i, j, slope, correction):
     """(local slope - slope) / noise for the difference of resultants i < j."""
     dt = t_bar[j] - t_bar[i]
@@ -143,7 +143,7 @@ def _difference_statistic(r, t_bar, tau, n_reads, rn2, i, j, slope, correction):
     return (local - slope) / math.sqrt(var + correction)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _largest_statistic(r, t_bar, tau, n_reads, rn2, start, end, slope):
     """Index (relative to ``start``) and value of the largest jump statistic of a ramp."""
     if start == end:
@@ -162,7 +162,7 @@ def _largest_statistic(r, t_bar, tau, n_reads, rn2, start, end, slope):
     return best, best_value
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _jump_threshold(intercept, constant, slope):
     s = min(max(slope, 1.0), 1.0e4)
     return intercept - constant * math.log10(s)
