@@ -33,6 +33,7 @@ __all__ = [
     "optimal_weight",
     "weighted_line_sums",
     "median_of_finite",
+    "iter_row_blocks",
 ]
 
 #: Upper SNR bounds of the weighting classes (Fixsen et al. 2000; Casertano et al. 2022, table 2).
@@ -232,3 +233,23 @@ def _select_median(a, m):
         if a[t] > lower:
             lower = a[t]
     return 0.5 * (lower + upper)
+
+
+def iter_row_blocks(data, row_axis, target_bytes=64 * 2**20):
+    """Yield ``(first_row, block)``: ``data`` as C-contiguous native float32 row blocks.
+
+    Native, contiguous float32 input is yielded whole (no copy); anything
+    else (another dtype, byte order or layout, e.g. big-endian FITS data) is
+    converted one block of rows at a time, so the peak memory grows by one
+    block (about ``target_bytes``), not by a copy of the whole cube.
+    """
+    if data.dtype == np.float32 and data.dtype.isnative and data.flags.c_contiguous:
+        yield 0, data
+        return
+    ny = data.shape[row_axis]
+    bytes_per_row = max(1, (data.size // max(ny, 1)) * 4)
+    rows = max(1, int(target_bytes // bytes_per_row))
+    index = [slice(None)] * data.ndim
+    for first in range(0, ny, rows):
+        index[row_axis] = slice(first, min(first + rows, ny))
+        yield first, np.ascontiguousarray(data[tuple(index)], dtype=np.float32)
