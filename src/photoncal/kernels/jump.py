@@ -37,7 +37,7 @@ from numba import njit, prange
 from photoncal import dqflags
 from photoncal.kernels.ramp_common import iter_row_blocks, median_of_finite
 
-__all__ = ["JumpFlags", "JumpResult", "JUMP_STEP_DEFAULTS", "detect_jumps"]
+__all__ = ["JumpFlags", "JumpResult", "JUMP_STEP_DEFAULTS", "detect_jumps", "cosmic_ray_rates"]
 
 
 @dataclass(frozen=True)
@@ -659,3 +659,29 @@ def detect_jumps(
             number_events = jump_events.flag_showers(data, gdq, pdq, gain, readnoise, p, nframes=int(nframes),
                                                      group_time=group_time, flags=flags, input_bad=input_bad)
     return JumpResult(gdq, pdq, number_crs, number_events, skipped=skipped)
+
+
+def cosmic_ray_rates(result, group_time, flags=JumpFlags()):
+    """The exposure keywords the JumpStep derives from the jumps it found.
+
+    Parameters
+    ----------
+    result : JumpResult
+    group_time : float
+        TGROUP in seconds.
+
+    Returns
+    -------
+    (primary_cosmic_rays, extended_emission_events) : (float, float) or (None, None)
+        ``1000 * number_crs / (T * npix)`` and ``1e6 * events / (T * npix)``
+        with ``T`` the group time times the groups that are not DO_NOT_USE
+        everywhere, less one per integration; None when there is no such
+        group.
+    """
+    nints, ngroups, ny, nx = result.groupdq.shape
+    flagged = int(_groups_flagged_everywhere(result.groupdq, int(flags.do_not_use)).sum())
+    usable = nints * ngroups - flagged - nints
+    if usable < 1:
+        return None, None
+    exposure = group_time * usable * ny * nx
+    return 1000.0 * result.number_crs / exposure, 1.0e6 * result.number_extended_events / exposure
