@@ -249,10 +249,13 @@ def test_dq_compression_and_bad_pixels():
     gdq = np.zeros(data.shape, np.uint8)
     gdq[0, 2, 0, 0] = JUMP
     gdq[0, 0, 0, 1] = DNU  # a DO_NOT_USE group is not propagated
-    pixeldq = np.array([[dqflags.pixel["HOT"], 0, 0, DNU]], dtype=np.uint32)
-    gain = np.array([[GAIN, GAIN, np.nan, GAIN]], dtype=np.float32)
-    res = fit_ramps(data, gdq, pixeldq, gain, np.full((1, 4), CDS, np.float32),
-                    frame_time=TFRAME, group_time=TFRAME, nframes=1)
+    data = np.concatenate([data, ramp(5.0, 6)], axis=3)
+    gdq = np.concatenate([gdq, np.zeros((1, 6, 1, 1), np.uint8)], axis=3)
+    pixeldq = np.array([[dqflags.pixel["HOT"], 0, 0, DNU, 0]], dtype=np.uint32)
+    gain = np.array([[GAIN, GAIN, np.nan, GAIN, GAIN]], dtype=np.float32)
+    readnoise = np.array([[CDS, CDS, CDS, CDS, np.nan]], np.float32)
+    res = fit_ramps(data, gdq, pixeldq, gain, readnoise, frame_time=TFRAME, group_time=TFRAME, nframes=1)
+    assert res.rate.dq[0, 4] == DNU and np.isnan(res.rate.data[0, 4])  # no READNOISE, no uncertainty
     assert res.rate.dq[0, 0] == dqflags.pixel["HOT"] | JUMP
     assert res.rate.dq[0, 1] == 0
     assert res.rate.dq[0, 2] == NO_GAIN | DNU

@@ -270,6 +270,9 @@ def _fit_row(
             pdq |= dnu | no_gain
         # Read noise of one group in electrons.
         rn_e = float(readnoise[y, x]) * pixel_gain / math.sqrt(2.0 * nframes)
+        if not math.isfinite(rn_e):
+            # No read noise, no uncertainty: the established fit gives NaN here too.
+            pdq |= dnu
         dark = float(dark_current[y, x])
         pix_dq = pdq
 
@@ -622,14 +625,18 @@ def _fit_kernel(
 
 @njit(cache=True, nogil=True, parallel=True)
 def _apply_nan_contract(sci, dq, var_poisson, var_rnoise, err, dnu):
-    """NaN SCI <=> DO_NOT_USE, with NaN ERR and variances (architecture.md)."""
+    """NaN SCI <=> DO_NOT_USE, with NaN ERR and variances (architecture.md).
+
+    A pixel without a finite rate or uncertainty (e.g. a NaN READNOISE) is
+    DO_NOT_USE.
+    """
     flat_sci = sci.reshape(-1)
     flat_dq = dq.reshape(-1)
     flat_vp = var_poisson.reshape(-1)
     flat_vr = var_rnoise.reshape(-1)
     flat_err = err.reshape(-1)
     for j in prange(flat_sci.size):
-        bad = (flat_dq[j] & dnu) != 0 or not math.isfinite(flat_sci[j])
+        bad = (flat_dq[j] & dnu) != 0 or not math.isfinite(flat_sci[j]) or not math.isfinite(flat_err[j])
         if bad:
             flat_sci[j] = np.nan
             flat_dq[j] |= dnu
