@@ -157,3 +157,12 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="cosmic_rays y"):
         simulate_ramps(np.ones((2, 2)), frame_time=1.0, read_pattern=pattern,
                        cosmic_rays=[(0, 1, 5, 0, 10.0)])
+
+
+def test_per_pixel_planes_on_a_single_row():
+    # a (1, n) detector: per-pixel gain/bias must not be mistaken for scalars
+    gain = np.array([[1.0, 2.0, 4.0]])
+    sim = simulate_ramps(np.full((1, 3), 40.0), frame_time=1.0, read_pattern=[[1], [2]], gain=gain,
+                         bias=np.array([[0.0, 10.0, 20.0]]), poisson=False)
+    np.testing.assert_allclose(sim.data[0, 0, 0], [40.0, 30.0, 30.0])
+    assert sim.gain.shape == (1, 3) and sim.read_noise.shape == (1, 3)

@@ -449,9 +449,10 @@ def _simulate_kernel(
         cr_end = cr_row_offsets[job + 1]
         for x in range(nx):
             pixel_rate = rate[y, x]
-            pixel_gain = gain[y, x]
-            pixel_bias = bias[y, x]
-            sigma_read = read_noise[y, x]
+            # (1, 1) planes stand for scalars.
+            pixel_gain = gain[0, 0] if gain.size == 1 else gain[y, x]
+            pixel_bias = bias[0, 0] if bias.size == 1 else bias[y, x]
+            sigma_read = read_noise[0, 0] if read_noise.size == 1 else read_noise[y, x]
             frame_lam = pixel_rate * frame_time
             # One table per pixel: every single-frame interval has the same mean.
             # Narrow distributions get an alias table (fastest draws), wide ones
@@ -466,7 +467,7 @@ def _simulate_kernel(
                 table = 2
                 k_lo, ntable, total = _build_poisson_guide(prob, alias, frame_lam)
             if use_saturation:
-                raw_sat = saturation[y, x]
+                raw_sat = saturation[0, 0] if saturation.size == 1 else saturation[y, x]
                 if use_nonlinearity:
                     linear_sat = _linearity_forward(coeffs, y, x, raw_sat - pixel_bias)
                 else:
@@ -585,7 +586,8 @@ class RampSimulation:
         index of the first group whose value contains the charge (the group
         a jump detector should flag), -1 if it arrives after the last read.
     rate, gain, read_noise, bias : ndarray, (ny, nx)
-        The inputs, broadcast to full arrays (float64).
+        The inputs as (ny, nx) float64 arrays (scalars as read-only broadcast
+        views).
     nonlinearity, saturation : ndarray or None
         The inputs.
     frame_time : float
@@ -622,9 +624,10 @@ class RampSimulation:
 
 
 def _as_plane(value, shape, name, dtype=np.float64):
+    """A (ny, nx) plane, or a (1, 1) plane for a scalar (the kernel reads it as one)."""
     arr = np.asarray(value, dtype=dtype)
-    if arr.ndim == 0:
-        return np.full(shape, arr, dtype=dtype)
+    if arr.ndim == 0 or arr.shape == (1, 1) != shape:
+        return np.full((1, 1), arr.reshape(-1)[0], dtype=dtype)
     if arr.shape != shape:
         raise ValueError(f"simulate_ramps: {name} must be a scalar or have shape {shape}, got {arr.shape}")
     return np.ascontiguousarray(arr)
@@ -811,16 +814,19 @@ def simulate_ramps(
         bool(poisson),
         np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF),
     )
+    def full(plane):
+        return plane if plane.shape == shape else np.broadcast_to(plane[0, 0], shape)
+
     return RampSimulation(
         data=data,
         saturated_group=saturated_group,
         cosmic_rays=table,
         rate=rate,
-        gain=gain2d,
-        read_noise=read_noise2d,
-        bias=bias2d,
+        gain=full(gain2d),
+        read_noise=full(read_noise2d),
+        bias=full(bias2d),
         nonlinearity=None if nonlinearity is None else coeffs,
-        saturation=None if saturation is None else saturation2d,
+        saturation=None if saturation is None else full(saturation2d),
         frame_time=float(frame_time),
         read_pattern=[list(map(int, reads)) for reads in read_pattern],
         nints=nints,
