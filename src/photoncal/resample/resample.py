@@ -198,6 +198,46 @@ def _blend(values, rule):
     return values[0]
 
 
+class _MetadataBlend:
+    """Input metadata, collected one model at a time, blended into the output.
+
+    Uses :class:`photoncal.model_blender.ModelBlender` (the schema's blend
+    rules and the HDRTAB table) when that package is installed, else the
+    essential rules of ``_BLEND_RULES``.
+    """
+
+    #: Attributes the resampling sets itself.
+    IGNORED = ["meta.photometry.pixelarea_steradians", "meta.photometry.pixelarea_arcsecsq", "meta.filename"]
+
+    def __init__(self):
+        try:
+            from photoncal.model_blender import ModelBlender
+        except ImportError:
+            ModelBlender = None
+        self._blender = ModelBlender(blend_ignore_attrs=list(self.IGNORED)) if ModelBlender is not None else None
+        self._values = {path: [] for path in _BLEND_RULES}
+
+    def accumulate(self, model):
+        if self._blender is not None:
+            self._blender.accumulate(model)
+            return
+        for path in _BLEND_RULES:
+            self._values[path].append(_meta_value(model, path))
+
+    def finalize(self, output):
+        if self._blender is not None:
+            self._blender.finalize_model(output)
+            return
+        for path, rule in _BLEND_RULES.items():
+            blended = _blend(self._values[path], rule)
+            if blended is None:
+                continue
+            try:
+                output[path] = blended
+            except (ValueError, TypeError) as err:
+                log.debug("Could not blend %s: %s", path, err)
+
+
 class ResampleData:
     """Drizzle a set of 2-D images onto one undistorted output grid.
 
@@ -438,7 +478,7 @@ class ResampleData:
         combiners = {name: VarianceAccumulator(shape) for name in VARIANCE_ARRAYS} if enable_var else {}
         times = _Times()
         output = None
-        blend_values = {path: [] for path in _BLEND_RULES} if self.blendheaders else None
+        blend = _MetadataBlend() if self.blendheaders else None
         for index in indices:
             model, close = self._inputs.open(index)
             try:
@@ -446,16 +486,16 @@ class ResampleData:
                 times.add(model, self._infos[index].group_id)
                 if output is None:
                     output = self._create_output(model)
-                if blend_values is not None:
-                    for path in _BLEND_RULES:
-                        blend_values[path].append(_meta_value(model, path))
+                if blend is not None:
+                    blend.accumulate(model)
             finally:
                 if close:
                     model.close()
         self._times = times
+        if blend is not None:
+            # blended first: the resampling's own values (WCS, pixel area, times) then win
+            blend.finalize(output)
         self._finalize(output, driz, err_driz, combiners, report_var, compute_err)
-        if blend_values is not None and len(indices) > 1:
-            self._apply_blend(output, blend_values)
         self.update_exposure_times(output)
         return output
 
@@ -616,36 +656,27 @@ class ResampleData:
         ra, dec = self.output_wcs(hx, hy, with_bounding_box=False)
         return s_region_from_footprint(np.column_stack([ra, dec]))
 
-    def _apply_blend(self, output, values):
-        for path, rule in _BLEND_RULES.items():
-            blended = _blend(values[path], rule)
-            if blended is not None:
-                try:
-                    output[path] = blended
-                except (ValueError, TypeError) as err:
-                    log.debug("Could not blend %s: %s", path, err)
-
     # ------------------------------------------------------------------
     # the seed's public helpers
     # ------------------------------------------------------------------
     def blend_output_metadata(self, output_model):
         """Blend the inputs' metadata into ``output_model`` (in place).
 
-        Times: earliest start, latest end, mean mid time; detector, module,
-        filter, pupil and channel become ``MULTIPLE`` when the inputs
-        differ; the rest is the first input's.  Exposure times are set by
-        :meth:`update_exposure_times`.
+        With :mod:`photoncal.model_blender` available, its schema rules and
+        HDRTAB table; otherwise the essential rules: earliest start, latest
+        end, mean mid time, and detector/module/filter/pupil/channel become
+        ``MULTIPLE`` when the inputs differ (the rest is the first
+        input's).  Exposure times are set by :meth:`update_exposure_times`.
         """
-        values = {path: [] for path in _BLEND_RULES}
+        blend = _MetadataBlend()
         for index in range(len(self._inputs)):
             model, close = self._inputs.open(index)
             try:
-                for path in _BLEND_RULES:
-                    values[path].append(_meta_value(model, path))
+                blend.accumulate(model)
             finally:
                 if close:
                     model.close()
-        self._apply_blend(output_model, values)
+        blend.finalize(output_model)
 
     def update_exposure_times(self, output_model):
         """Set the output's exposure times from its inputs (in place).
