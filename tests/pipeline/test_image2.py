@@ -130,3 +130,21 @@ def test_help_lists_steps():
     for name in ("save_bsub", "[steps]", "[[bkg_subtract]]", "[[assign_wcs]]", "[[flat_field]]", "[[photom]]",
                  "[[resample]]", "sip_approx", "user_supplied_flat", "pixel_scale_ratio"):
         assert name in text
+
+
+def test_products_open_in_stdatamodels(tmp_path):
+    sdm = pytest.importorskip("stdatamodels.jwst.datamodels")
+    from photoncal.pipeline.image2 import Image2Pipeline
+
+    path, model, truth = _write_rate(tmp_path)
+    Image2Pipeline.call(str(path), reference_dir=data.reference_dir(), save_results=True, output_dir=str(tmp_path))
+    stem = path.name.replace("_rate.fits", "")
+    with sdm.open(tmp_path / f"{stem}_cal.fits", strict_validation=True) as cal:
+        assert type(cal).__name__ == "ImageModel" and cal.meta.cal_step.photom == "COMPLETE"
+        assert cal.area.shape == cal.data.shape
+        ra, dec = cal.meta.wcs(10.0, 20.0)
+        ours = datamodels.open(tmp_path / f"{stem}_cal.fits")
+        assert np.allclose((ra, dec), ours.meta.wcs(10.0, 20.0), atol=1e-12)
+    with sdm.open(tmp_path / f"{stem}_i2d.fits", strict_validation=True) as i2d:
+        assert i2d.meta.cal_step.resample == "COMPLETE"
+        assert i2d.con.ndim == 3 and i2d.wht.shape == i2d.data.shape
