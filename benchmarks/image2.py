@@ -45,7 +45,8 @@ def make_rate(workdir: Path, detector: str, subarray: str, seed: int = 3):
 
     refdir = workdir / "references"
     refdir.mkdir(parents=True, exist_ok=True)
-    readpatt = {"MIRIMAGE": "FAST", "NIS": "NISRAPID"}.get(detector, "RAPID")
+    readpatt = {"MIRIMAGE": "FAST", "NIS": "NISRAPID", "GUIDER1": "FGSRAPID", "GUIDER2": "FGSRAPID"}.get(
+        detector, "RAPID")
     level1b, truth = sim.simulate_exposure(detector=detector, subarray=subarray, readpatt=readpatt, ngroups=3,
                                            seed=seed, effects="noiseless", output_dir=None,
                                            reference_dir=str(refdir))
@@ -166,10 +167,10 @@ def main():
     refs = {}
     det = args.detector.lower()
     for kind, pattern in (("distortion", "distortion*.asdf"), ("filteroffset", "filteroffset*.asdf"),
-                          ("flat", "flat_*.fits"), ("photom", "photom*.fits"), ("area", "area*.fits")):
+                          ("flat", "flat*.fits"), ("photom", "photom*.fits"), ("area", "area*.fits")):
         found = sorted(refdir.glob(f"photoncal_sim_v*_{det}_{pattern}"))
-        if kind == "flat":
-            found = [p for p in found if cal.meta.instrument.filter.lower() in p.name]
+        if kind == "flat" and len(found) > 1:
+            found = [p for p in found if str(cal.meta.instrument.filter).lower() in p.name]
         if found:
             refs[kind] = str(found[0])
     refs_json = workdir / "refs.json"
