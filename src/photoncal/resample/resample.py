@@ -516,6 +516,12 @@ class ResampleData:
         var_rnoise = model.var_rnoise if _has_array(model, "var_rnoise") else None
         weight = build_driz_weight(dq, self.good_bits, self.weight_type, var_rnoise=var_rnoise, exptime=tmeasure,
                                    log=log, name=info.name)
+        # a NaN pixel never contributes, flagged DO_NOT_USE or not (inputs read
+        # from disk have not been through match_nans_and_flags)
+        invalid = ~np.isfinite(data)
+        if invalid.any():
+            weight[invalid] = 0.0
+            data = np.where(invalid, np.float32(0.0), data)
         level = model.meta.background.level
         if level is not None and not model.meta.background.subtracted:
             data = data - np.float32(level)
