@@ -390,3 +390,17 @@ def test_variance_accumulator_matches_combiner():
     a, b = ours.result(scaling=0.8), ref.result(scaling=0.8)
     assert np.array_equal(np.isnan(a), np.isnan(b))
     assert np.allclose(a[np.isfinite(a)], b[np.isfinite(b)], rtol=1e-6)
+
+
+def test_nan_without_do_not_use_gets_no_weight(cal):
+    model, _ = cal
+    m = _copy(model)
+    yy, xx = np.nonzero(np.isfinite(m.data) & (m.dq == 0))
+    y0, x0 = yy[len(yy) // 2], xx[len(xx) // 2]
+    m.data[y0, x0] = np.nan  # not flagged: as a file from elsewhere might have it
+    out = _resample([m], wht_type="exptime")
+    ref = _resample([_copy(model)], wht_type="exptime")
+    xo, yo = out.meta.wcs.invert(*model.meta.wcs(float(x0), float(y0)))
+    near = (slice(int(yo) - 1, int(yo) + 2), slice(int(xo) - 1, int(xo) + 2))
+    assert np.all(np.isfinite(out.data[near]))
+    assert np.all(out.wht[near] < ref.wht[near] + 1e-6) and np.any(out.wht[near] < ref.wht[near] - 1e-3)
