@@ -90,7 +90,11 @@ class Image2Pipeline(Pipeline):
             path = self.make_input_path(os.fspath(input_data))
             asn = load_asn(path)
             return asn, os.path.dirname(os.path.abspath(path)), os.path.basename(path)
-        items = list(input_data) if isinstance(input_data, (list, tuple)) else [input_data]
+        from photoncal.datamodels import ModelContainer
+
+        if isinstance(input_data, ModelContainer) and input_data.asn_file_path:
+            return self._as_level2_association(input_data.asn_file_path)
+        items = list(input_data) if isinstance(input_data, (list, tuple, ModelContainer)) else [input_data]
         products = []
         for item in items:
             name = os.fspath(item) if isinstance(item, (str, os.PathLike)) else (item.meta.filename or "image2")
