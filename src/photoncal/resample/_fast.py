@@ -229,13 +229,16 @@ class VarianceAccumulator:
 
     Images add where their resampled variance is finite and >= 0 and their
     weight is > 0; pixels no image reached are NaN.  Same arithmetic as
-    :class:`photoncal.kernels.drizzle.VarianceCombiner` (float64 sums), in
-    one fused pass per image.
+    :class:`photoncal.kernels.drizzle.VarianceCombiner`, in one fused pass
+    per image, with float32 sums by default (each term is computed in
+    float64).
     """
 
-    def __init__(self, shape):
-        self._wsum = np.full(shape, np.nan, dtype=np.float64)
-        self._wtot = np.zeros(shape, dtype=np.float64)
+    def __init__(self, shape, dtype=np.float32):
+        # float32 sums (as the established code keeps them): a mosaic's three
+        # variance accumulators cost 24 bytes per output pixel
+        self._wsum = np.full(shape, np.nan, dtype=dtype)
+        self._wtot = np.zeros(shape, dtype=dtype)
 
     def add(self, variance, weight):
         """Fold in one image's resampled variance with its weight (scalar or array)."""
@@ -248,6 +251,6 @@ class VarianceAccumulator:
 
     def result(self, scaling=1.0, dtype=np.float32):
         """The combined variance (NaN where no image contributed)."""
-        out = np.empty(self._wsum.shape, dtype=np.float64)
+        out = np.empty(self._wsum.shape, dtype=dtype)
         _finish(self._wsum, self._wtot, float(scaling), out)
-        return out.astype(dtype)
+        return out
