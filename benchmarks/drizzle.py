@@ -87,43 +87,53 @@ def main():
         Drizzle(kernel=kernel, out_shape=(64, 64)).add_image(data[:64, :64], 1.0, small)
     blot_image(data[:64, :64], small)
 
-    print("wall-clock seconds (best of --repeat), CPU seconds of that run, speed-up over the C code")
-    print(f"{'kernel':10s} {'threads':>7s} {'seconds':>8s} {'cpu':>6s} {'Mpix/s':>8s} {'vs C':>6s}")
+    print("wall-clock seconds (best of --repeat, variants interleaved), CPU seconds of that run,")
+    print("speed-up of the wall-clock time over the C code")
+    print(f"{'task':14s} {'threads':>7s} {'seconds':>8s} {'cpu':>6s} {'Mpix/s':>8s} {'vs C':>6s}")
+
+    def compare(label, reference, ours):
+        """Time the reference and ours at each thread count, interleaved."""
+        variants = []
+        if reference is not None:
+            variants.append(("C", reference))
+        for threads in thread_counts:
+            variants.append((threads, ours))
+        best = {name: (np.inf, np.inf) for name, _ in variants}
+        for _ in range(args.repeat):
+            for name, func in variants:
+                numba.set_num_threads(args.threads if name == "C" else name)
+                best[name] = min(best[name], best_time(func, 1))
+        numba.set_num_threads(args.threads)
+        reference_seconds = best["C"][0] if "C" in best else None
+        for name, _ in variants:
+            seconds, cpu = best[name]
+            ratio = f"{reference_seconds / seconds:6.2f}" if reference_seconds else "   n/a"
+            print(f"{label:14s} {name!s:>7s} {seconds:8.3f} {cpu:6.3f} {mpix / seconds:8.2f} {ratio}")
+
     for kernel in args.kernels.split(","):
-        reference_seconds = None
+        reference = None
         if ReferenceDrizzle is not None:
-            def run_reference():
+            def reference(kernel=kernel):
                 ReferenceDrizzle(kernel=kernel, out_shape=(n, n)).add_image(
                     data, exptime=1.0, pixmap=pixmap, weight_map=weights)
-            reference_seconds, cpu = best_time(run_reference, args.repeat)
-            print(f"{kernel:10s} {'C':>7s} {reference_seconds:8.3f} {cpu:6.3f} "
-                  f"{mpix / reference_seconds:8.2f} {1.0:6.2f}")
-        for threads in thread_counts:
-            numba.set_num_threads(threads)
 
-            def run_ours():
-                Drizzle(kernel=kernel, out_shape=(n, n)).add_image(
-                    data, exptime=1.0, pixmap=pixmap, weight_map=weights)
-            seconds, cpu = best_time(run_ours, args.repeat)
-            ratio = f"{reference_seconds / seconds:6.2f}" if reference_seconds else "   n/a"
-            print(f"{kernel:10s} {threads:7d} {seconds:8.3f} {cpu:6.3f} {mpix / seconds:8.2f} {ratio}")
-        numba.set_num_threads(args.threads)
+        def ours(kernel=kernel):
+            Drizzle(kernel=kernel, out_shape=(n, n)).add_image(
+                data, exptime=1.0, pixmap=pixmap, weight_map=weights)
+        compare(kernel, reference, ours)
 
     resampled = Drizzle(out_shape=(n, n))
     resampled.add_image(data, exptime=1.0, pixmap=pixmap)
     median = np.nan_to_num(resampled.out_img)
     for interp in ("poly5", "linear"):
-        reference_seconds = None
+        reference = None
         if reference_blot is not None:
-            reference_seconds, cpu = best_time(lambda: reference_blot(median, pixmap, interp=interp), args.repeat)
-            print(f"blot-{interp:6s} {'C':>6s} {reference_seconds:8.3f} {cpu:6.3f} "
-                  f"{mpix / reference_seconds:8.2f} {1.0:6.2f}")
-        for threads in thread_counts:
-            numba.set_num_threads(threads)
-            seconds, cpu = best_time(lambda: blot_image(median, pixmap, interp=interp), args.repeat)
-            ratio = f"{reference_seconds / seconds:6.2f}" if reference_seconds else "   n/a"
-            print(f"blot-{interp:6s} {threads:6d} {seconds:8.3f} {cpu:6.3f} {mpix / seconds:8.2f} {ratio}")
-        numba.set_num_threads(args.threads)
+            def reference(interp=interp):
+                reference_blot(median, pixmap, interp=interp)
+
+        def ours(interp=interp):
+            blot_image(median, pixmap, interp=interp)
+        compare(f"blot-{interp}", reference, ours)
 
     try:
         from astropy import units as u
