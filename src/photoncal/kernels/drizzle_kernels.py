@@ -761,7 +761,7 @@ def _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale, gauss_norm, gauss_efa
         return True, gauss_norm * math.exp(-(ddx * ddx + ddy * ddy) * gauss_efac)
     lx = _c_round(abs((ox - ii) * lut_per_pixel))
     ly = _c_round(abs((oy - jj) * lut_per_pixel))
-    if lx >= lut.shape[0] or ly >= lut.shape[0]:
+    if lx >= lut.shape[0] or ly >= lut.shape[0] or lx < 0 or ly < 0:  # < 0: absurd coordinates
         return False, 0.0
     return True, lut[lx] * lut[ly]
 
