@@ -875,22 +875,11 @@ def _turbo_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitv
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
-def _gaussian_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2,
-                   out2, dq, outdq, use_dq, row_first, row_last, row_lo,
-                   row_hi, band_lo, band_hi, iscale, wscale, pixfrac,
-                   pscale_ratio, lut):
-    """`_drop_body` for the gaussian kernel, compiled with the kernel fixed."""
-    return _drop_body(_GAUSSIAN, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx,
-                      bitval, data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
-                      row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio, lut)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
 def _drop_band(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
                data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
                row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
                lut):
-    """`_drop_body` for the lanczos kernels."""
+    """`_drop_body` for the gaussian and lanczos kernels."""
     return _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx,
                       bitval, data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
                       row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio, lut)
@@ -911,12 +900,6 @@ def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx,
     misses = np.zeros(nbands, dtype=np.int64)
     escapes = np.zeros(nbands, dtype=np.int64)
     for b in prange(nbands):
-        if kernel == _GAUSSIAN:
-            misses[b], escapes[b] = _gaussian_band(
-                data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
-                dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
-                wscale, pixfrac, pscale_ratio, lut)
-            continue
         if kernel == _TURBO:
             misses[b], escapes[b] = _turbo_band(
                 data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
