@@ -66,11 +66,11 @@ def main():
         "resample": {},
     }
     os.makedirs(output_dir, exist_ok=True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     Image2Pipeline.call(rate, output_dir=output_dir, save_results=True, steps=steps)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = _peak_rss_mib()
-    print(json.dumps({"seconds": elapsed, "import_seconds": t_import, "peak_rss_mib": peak}))
+    print(json.dumps({"seconds": elapsed, "cpu_seconds": cpu, "import_seconds": t_import, "peak_rss_mib": peak}))
 
 
 if __name__ == "__main__":
