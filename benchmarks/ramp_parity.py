@@ -9,7 +9,9 @@ files, and prints agreement fractions:
 * jump: fraction of pixels whose GROUPDQ agrees in every group;
 * ramp fit on identical GROUPDQ (stcal's jump output fed to both): fraction
   of unflagged pixels whose rate agrees within 1e-3 relative, DQ agreement;
-* the whole chain (each side with its own jump detection).
+* the whole chain (each side with its own jump detection);
+* Roman uneven resultants: ``fit_ramps_uneven`` against stcal's
+  ``ols_cas22`` (slopes within 1e-3, variances, resultant DQ with jumps).
 
 Usage::
 
@@ -33,6 +35,7 @@ import numpy as np
 from photoncal import dqflags
 from photoncal.kernels.jump import detect_jumps
 from photoncal.kernels.ramp_fit import fit_ramps
+from photoncal.kernels.ramp_uneven import fit_ramps_uneven
 from photoncal.sim.ramps import jwst_read_pattern, random_cosmic_rays, simulate_ramps
 
 DNU = dqflags.pixel["DO_NOT_USE"]
@@ -122,6 +125,83 @@ STCAL_SCRIPT = textwrap.dedent(
     (work / "stcal_timings.json").write_text(json.dumps(timings))
     """
 )
+
+
+
+ROMAN_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    import numpy as np
+    from stcal.ramp_fitting import ols_cas22_fit
+    from stcal.ramp_fitting.ols_cas22 import Parameter, Variance
+
+    work = Path(sys.argv[1])
+    meta = json.loads((work / "meta.json").read_text())
+    data = np.load(work / "data.npy")
+    gdq = np.load(work / "gdq.npy")
+    gain = np.load(work / "gain.npy")
+    rnoise = np.load(work / "rnoise.npy")
+    t0 = time.time()
+    out = ols_cas22_fit.fit_ramps_casertano(data * gain, gdq, rnoise * gain, meta["read_time"],
+                                            read_pattern=meta["read_pattern"], use_jump=True)
+    elapsed = time.time() - t0
+    np.save(work / "slope.npy", out.parameters[..., Parameter.slope] / gain)
+    np.save(work / "var_rnoise.npy", out.variances[..., Variance.read_var] / gain**2)
+    np.save(work / "var_poisson.npy", out.variances[..., Variance.poisson_var] / gain**2)
+    np.save(work / "dq.npy", out.dq)
+    (work / "timing.json").write_text(json.dumps({"fit": elapsed}))
+    """
+)
+
+ROMAN_PATTERN = [[1], [2, 3], [4, 5, 6, 7], [8, 9, 10, 11, 12], [13, 14, 15, 16, 17, 18],
+                 [19, 20, 21, 22, 23, 24, 25], [26, 27, 28, 29, 30, 31, 32, 33], [34, 35, 36, 37, 38],
+                 [39, 40, 41, 42, 43, 44]]
+
+
+def roman_parity(jwst_python, size, seed):
+    """photoncal's uneven-resultant fit against stcal's ols_cas22 on the same resultants."""
+    rng = np.random.default_rng(seed)
+    shape = (size, size)
+    rate = np.exp(rng.uniform(np.log(0.05), np.log(3000.0), shape))
+    gain = rng.normal(2.0, 0.1, shape).astype(np.float32)
+    rnoise = rng.normal(6.0, 0.5, shape).astype(np.float32)
+    crs = random_cosmic_rays(shape, nints=1, last_frame=44, hits_per_pixel=0.02, electrons_min=300.0,
+                             electrons_max=1e5, seed=seed + 1)
+    sim = simulate_ramps(rate, frame_time=3.04, read_pattern=ROMAN_PATTERN, gain=gain, read_noise=rnoise,
+                         saturation=np.full(shape, 55000.0), cosmic_rays=crs, seed=seed)
+    data = sim.data[0]
+    gdq = np.zeros(data.shape, np.uint8)
+    gdq[data >= 55000.0] = SAT
+    meta = dict(read_time=3.04, read_pattern=ROMAN_PATTERN)
+    with tempfile.TemporaryDirectory(prefix="ramp_parity_roman_") as tmp:
+        work = Path(tmp)
+        for key, arr in (("data", data), ("gdq", gdq), ("gain", gain), ("rnoise", rnoise)):
+            np.save(work / f"{key}.npy", arr)
+        (work / "meta.json").write_text(json.dumps(meta))
+        (work / "run.py").write_text(ROMAN_SCRIPT)
+        proc = subprocess.run([jwst_python, str(work / "run.py"), str(work)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            raise SystemExit("stcal ols_cas22 run failed")
+        theirs = {key: np.load(work / f"{key}.npy") for key in ("slope", "var_rnoise", "var_poisson", "dq")}
+        their_time = json.loads((work / "timing.json").read_text())["fit"]
+    t0 = time.time()
+    ours = fit_ramps_uneven(data, gdq, np.zeros(shape, np.uint32), gain, rnoise, read_pattern=ROMAN_PATTERN,
+                            read_time=3.04)
+    our_time = time.time() - t0
+    usable = np.isfinite(ours.data) & np.isfinite(theirs["slope"])
+    close = np.abs(ours.data - theirs["slope"]) <= 1e-3 * np.maximum(np.abs(theirs["slope"]), 1e-6) + 1e-6
+    rate_frac = np.count_nonzero(close & usable) / max(np.count_nonzero(usable), 1)
+    var_close = np.isclose(ours.var_rnoise, theirs["var_rnoise"], rtol=1e-3) & np.isclose(
+        ours.var_poisson, theirs["var_poisson"], rtol=1e-3, atol=1e-6)
+    var_frac = np.count_nonzero(var_close & usable) / max(np.count_nonzero(usable), 1)
+    dq_frac = np.count_nonzero(np.all(ours.groupdq == theirs["dq"], axis=0)) / (size * size)
+    print("Roman uneven resultants (9 from 44 reads), ols_cas22 with jumps")
+    print(f"  rate within 1e-3: {rate_frac:.5f} of {np.count_nonzero(usable)} pixels; variances within 1e-3 "
+          f"{var_frac:.5f}; resultant DQ identical {dq_frac:.5f}")
+    print(f"  time: photoncal {our_time:.3f} s | stcal {their_time:.3f} s")
+    return dict(rate=rate_frac, variances=var_frac, dq=dq_frac)
 
 
 def make_case(name, *, nframes, groupgap, ngroups, nints, frame_time, size, seed, instrument="NIRCAM",
@@ -257,7 +337,10 @@ def main(argv=None):
     parser.add_argument("--jwst-python", required=True, help="interpreter with stcal/jwst installed")
     parser.add_argument("--size", type=int, default=256, help="side of the square test array")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only-roman", action="store_true", help="run only the Roman comparison")
     args = parser.parse_args(argv)
+    if args.only_roman:
+        return [roman_parity(args.jwst_python, args.size, args.seed)]
 
     summary = []
     for k, case in enumerate(CASES):

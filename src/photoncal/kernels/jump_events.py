@@ -57,6 +57,44 @@ def _moments(image, center, order=3):
     return calc
 
 
+_SHAPE_CACHE: dict = {}
+_SHAPE_CACHE_SIZE = 4096
+
+
+def _region_shape(region):
+    """(minor - 1, major - 1, orientation) of one region's local mask (translation invariant).
+
+    Small regions repeat (a cosmic ray and its four flagged neighbours), so
+    results are cached by the mask's bytes; the numbers are identical either
+    way.
+    """
+    key = (region.shape, region.tobytes())
+    cached = _SHAPE_CACHE.get(key)
+    if cached is not None:
+        return cached
+    image = region.astype(np.uint8).astype(np.float64)
+    raw = _moments(image, (0.0, 0.0))
+    local = np.asarray((raw[1, 0] / raw[0, 0], raw[0, 1] / raw[0, 0]))
+    mu = _moments(image, local)
+    mu0 = mu[0, 0]
+    both = np.sum(mu[(np.array([2, 0]), np.array([0, 2]))])
+    tensor = np.array([[(both - mu[2, 0]) / mu0, -mu[1, 1] / mu0],
+                       [-mu[1, 1] / mu0, (both - mu[0, 2]) / mu0]])
+    eig = sorted(np.clip(np.linalg.eigvalsh(tensor), 0, None), reverse=True)
+    major = 4 * math.sqrt(eig[0])
+    minor = 4 * math.sqrt(eig[-1])
+    a, b, _, c = tensor.flat
+    if a - c == 0:
+        orientation = math.pi / 4.0 if b < 0 else -math.pi / 4.0
+    else:
+        orientation = 0.5 * math.atan2(-2 * b, c - a)
+    result = (minor - 1, major - 1, np.degrees(orientation))
+    if len(_SHAPE_CACHE) >= _SHAPE_CACHE_SIZE:
+        _SHAPE_CACHE.clear()
+    _SHAPE_CACHE[key] = result
+    return result
+
+
 def find_ellipses(mask, min_area):
     """Moment ellipses of the connected regions of ``mask`` with filled area >= ``min_area``.
 
@@ -80,28 +118,13 @@ def find_ellipses(mask, min_area):
         if box is None:
             continue
         region = labels[box] == index
-        if ndimage.binary_fill_holes(region, structure=_EIGHT_CONNECTED).sum() < min_area:
+        # Filling holes only adds area: needed only for regions below the limit.
+        if region.sum() < min_area and ndimage.binary_fill_holes(region, structure=_EIGHT_CONNECTED).sum() < min_area:
             continue
         offset = np.array([box[0].start, box[1].start])
         centroid = ((offset + np.argwhere(region)) * np.ones(2)).mean(axis=0)
-        image = region.astype(np.uint8).astype(np.float64)
-        raw = _moments(image, (0.0, 0.0))
-        local = np.asarray((raw[1, 0] / raw[0, 0], raw[0, 1] / raw[0, 0]))
-        mu = _moments(image, local)
-        mu0 = mu[0, 0]
-        both = np.sum(mu[(np.array([2, 0]), np.array([0, 2]))])
-        tensor = np.array([[(both - mu[2, 0]) / mu0, -mu[1, 1] / mu0],
-                           [-mu[1, 1] / mu0, (both - mu[0, 2]) / mu0]])
-        eig = sorted(np.clip(np.linalg.eigvalsh(tensor), 0, None), reverse=True)
-        major = 4 * math.sqrt(eig[0])
-        minor = 4 * math.sqrt(eig[-1])
-        a, b, _, c = tensor.flat
-        if a - c == 0:
-            orientation = math.pi / 4.0 if b < 0 else -math.pi / 4.0
-        else:
-            orientation = 0.5 * math.atan2(-2 * b, c - a)
-        ellipses.append(((float(centroid[1]), float(centroid[0])), (minor - 1, major - 1),
-                         np.degrees(orientation)))
+        minor, major, angle = _region_shape(region)
+        ellipses.append(((float(centroid[1]), float(centroid[0])), (minor, major), angle))
     return ellipses
 
 
@@ -148,18 +171,20 @@ def _ellipse_mask(cen_x, cen_y, axis1, axis2, angle_deg, shape):
     return (iy1, iy2, ix1, ix2), mask
 
 
-def _point_inside(point, ellipse):
-    """Whether ``point`` (x, y) lies inside ``ellipse`` (the snowball test)."""
+def _any_point_inside(points_x, points_y, ellipse):
+    """Whether any of the points lies inside ``ellipse`` (the snowball core test)."""
+    if len(points_x) == 0:
+        return False
     angle = np.radians(180 - ellipse[2])
     cos_a, sin_a = np.cos(angle), np.sin(angle)
-    xc = point[0] - ellipse[0][0]
-    yc = point[1] - ellipse[0][1]
+    xc = points_x - ellipse[0][0]
+    yc = points_y - ellipse[0][1]
     xct = xc * cos_a - yc * sin_a
     yct = xc * sin_a + yc * cos_a
     semi_major = max(ellipse[1]) * 0.5
     semi_minor = (ellipse[1][0] if ellipse[1][1] >= ellipse[1][0] else ellipse[1][1]) * 0.5
     with np.errstate(divide="ignore", invalid="ignore"):
-        return bool(xct**2 / np.float64(semi_major) ** 2 + yct**2 / np.float64(semi_minor) ** 2 <= 1)
+        return bool(np.any(xct**2 / np.float64(semi_major) ** 2 + yct**2 / np.float64(semi_minor) ** 2 <= 1))
 
 
 def _expanded_axes(ellipse, expansion, max_width):
@@ -215,13 +240,14 @@ def flag_snowballs(gdq, params, *, group_time=None, flags):
             jump_ellipses = find_ellipses(gdq[integ, group] & jump, params["min_jump_area"])
             if params["sat_required_snowball"]:
                 snowballs = []
+                cores = sat_ellipses + (next_ellipses if group < ngroups - 1 else [])
+                core_x = np.array([core[0][0] for core in cores], dtype=np.float64)
+                core_y = np.array([core[0][1] for core in cores], dtype=np.float64)
                 for candidate in jump_ellipses:
                     (cx, cy) = candidate[0]
                     if cx < low or cy < low or cx > high or cy > high:
                         snowballs.append(candidate)
-                        continue
-                    cores = sat_ellipses + (next_ellipses if group < ngroups - 1 else [])
-                    if any(_point_inside(core[0], candidate) for core in cores):
+                    elif _any_point_inside(core_x, core_y, candidate):
                         snowballs.append(candidate)
                 _extend_saturation(gdq, persist, integ, group, sat_ellipses, params, sat_expand, max_width,
                                    jump, sat)

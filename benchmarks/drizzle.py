@@ -1,0 +1,211 @@
+"""Throughput of photoncal's drizzle and blot against the drizzle package's C code.
+
+Drizzles a full-frame image (default 2048 x 2048) onto a grid of its own
+pixel scale (a dither-like shift and a small rotation) with each kernel,
+single-threaded and with all numba threads, and times the reference
+``drizzle`` package (single-threaded C) on the same inputs when installed.
+Also times blot and the pixel-map computation, and prints peak memory.
+
+Usage::
+
+    PYTHONPATH=src python benchmarks/drizzle.py [--size 2048] [--repeat 3]
+        [--kernels square,point,turbo,gaussian,lanczos3] [--threads N]
+"""
+
+import argparse
+import os
+import resource
+import sys
+import time
+import warnings
+
+# this script is called drizzle.py: keep its folder off the path so that
+# "import drizzle" finds the reference package
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+from photoncal.kernels.blot import blot_image  # noqa: E402
+from photoncal.kernels.drizzle import Drizzle  # noqa: E402
+
+try:
+    from drizzle.resample import Drizzle as ReferenceDrizzle
+    from drizzle.resample import blot_image as reference_blot
+except ImportError:  # the reference package is optional
+    ReferenceDrizzle = None
+    reference_blot = None
+
+
+def own_scale_pixmap(n, angle_deg=0.05, shift=(0.37, 0.21)):
+    y, x = np.indices((n, n), dtype=np.float64)
+    t = np.deg2rad(angle_deg)
+    c = (n - 1) / 2
+    xo = np.cos(t) * (x - c) - np.sin(t) * (y - c) + c + shift[0]
+    yo = np.sin(t) * (x - c) + np.cos(t) * (y - c) + c + shift[1]
+    return np.dstack([xo, yo])
+
+
+def best_time(func, repeat):
+    """Best wall-clock time of ``repeat`` runs (and that run's CPU time)."""
+    best = (np.inf, np.inf)
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        func()
+        best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
+    return best
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def band_split_estimate(data, weights, pixmap, nbands, repeat):
+    """CPU time of each output-row band of the square kernel, run one after another.
+
+    On a machine too busy for a clean multi-threaded timing this estimates
+    the wall-clock time on idle cores: serial set-up + the slowest band.
+    """
+    from photoncal.kernels import drizzle as drizzle_module
+    from photoncal.kernels import drizzle_kernels as kernels
+    from photoncal.kernels.drizzle_geometry import scan_image
+
+    n = data.shape[0]
+    best = {}
+    for _ in range(repeat):
+        c0 = time.process_time()
+        ok, *box = kernels.valid_section(pixmap, 0, n - 1, 0, n - 1)
+        scan = scan_image(pixmap, (n, n), *box)
+        with drizzle_module._ThreadCount(1):
+            lo, hi = kernels.footprint_row_bounds(pixmap, scan.row_first, scan.row_last, True, 0.0, 1.0)
+        bands = drizzle_module._output_bands(scan.row_first, scan.row_last, lo, hi, n, nbands)
+        setup = time.process_time() - c0
+        out = np.full((n, n), np.nan, np.float32)
+        wht = np.zeros((n, n), np.float32)
+        ctx = np.zeros((n, n), np.int32)
+        none2 = np.zeros((0, 1, 1), np.float32)
+        nodq = np.zeros((1, 1), np.uint32)
+        band_times = []
+        for b in range(len(bands) - 1):
+            c0 = time.process_time()
+            kernels._square_band(data, weights, True, pixmap, out, wht, ctx, True, np.int32(1), none2, none2,
+                                 nodq, nodq, False, scan.row_first, scan.row_last, lo, hi, bands[b],
+                                 bands[b + 1], np.float32(1), np.float32(1), 1.0)
+            band_times.append(time.process_time() - c0)
+        for key, value in (("setup", setup), ("slowest", max(band_times)), ("total", sum(band_times))):
+            best[key] = min(best.get(key, np.inf), value)
+    estimate = best["setup"] + best["slowest"]
+    print(f"square, {nbands} bands run one by one: set-up {best['setup']:.3f} s CPU, band work "
+          f"{best['total']:.3f} s, slowest band {best['slowest']:.3f} s -> on {nbands} idle cores "
+          f"~{estimate:.3f} s ({n * n / 1e6 / estimate:.1f} Mpix/s)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--kernels", default="square,point,turbo,gaussian,lanczos3")
+    parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+
+    n = args.size
+    rng = np.random.default_rng(0)
+    data = rng.normal(100.0, 10.0, (n, n)).astype(np.float32)
+    weights = rng.uniform(0.5, 1.5, (n, n)).astype(np.float32)
+    pixmap = own_scale_pixmap(n)
+    mpix = n * n / 1e6
+    thread_counts = sorted({1, args.threads})
+    print(f"drizzle {n}x{n} onto its own-scale grid; numba threads available: "
+          f"{numba.config.NUMBA_NUM_THREADS}")
+
+    # compile outside the timings
+    small = own_scale_pixmap(64)
+    for kernel in args.kernels.split(","):
+        Drizzle(kernel=kernel, out_shape=(64, 64)).add_image(data[:64, :64], 1.0, small)
+    blot_image(data[:64, :64], small)
+
+    print("wall-clock seconds (best of --repeat, variants interleaved), CPU seconds of that run,")
+    print("speed-up of the wall-clock time over the C code")
+    print(f"{'task':14s} {'threads':>7s} {'seconds':>8s} {'cpu':>6s} {'Mpix/s':>8s} {'vs C':>6s}")
+
+    def compare(label, reference, ours):
+        """Time the reference and ours at each thread count, interleaved."""
+        variants = []
+        if reference is not None:
+            variants.append(("C", reference))
+        for threads in thread_counts:
+            variants.append((threads, ours))
+        best = {name: (np.inf, np.inf) for name, _ in variants}
+        for _ in range(args.repeat):
+            for name, func in variants:
+                numba.set_num_threads(args.threads if name == "C" else name)
+                best[name] = min(best[name], best_time(func, 1))
+        numba.set_num_threads(args.threads)
+        reference_seconds = best["C"][0] if "C" in best else None
+        for name, _ in variants:
+            seconds, cpu = best[name]
+            ratio = f"{reference_seconds / seconds:6.2f}" if reference_seconds else "   n/a"
+            print(f"{label:14s} {name!s:>7s} {seconds:8.3f} {cpu:6.3f} {mpix / seconds:8.2f} {ratio}")
+
+    for kernel in args.kernels.split(","):
+        reference = None
+        if ReferenceDrizzle is not None:
+            def reference(kernel=kernel):
+                ReferenceDrizzle(kernel=kernel, out_shape=(n, n)).add_image(
+                    data, exptime=1.0, pixmap=pixmap, weight_map=weights)
+
+        def ours(kernel=kernel):
+            Drizzle(kernel=kernel, out_shape=(n, n)).add_image(
+                data, exptime=1.0, pixmap=pixmap, weight_map=weights)
+        compare(kernel, reference, ours)
+
+    if "square" in args.kernels.split(",") and args.threads > 1:
+        band_split_estimate(data, weights, pixmap, args.threads, args.repeat)
+
+    resampled = Drizzle(out_shape=(n, n))
+    resampled.add_image(data, exptime=1.0, pixmap=pixmap)
+    median = np.nan_to_num(resampled.out_img)
+    for interp in ("poly5", "linear"):
+        reference = None
+        if reference_blot is not None:
+            def reference(interp=interp):
+                reference_blot(median, pixmap, interp=interp)
+
+        def ours(interp=interp):
+            blot_image(median, pixmap, interp=interp)
+        compare(f"blot-{interp}", reference, ours)
+
+    try:
+        from astropy import units as u
+        from astropy import coordinates as coord
+        from astropy.modeling import models
+        import gwcs
+        from gwcs import coordinate_frames as cf
+
+        from photoncal.wcs.pixmap import calc_pixmap
+
+        def tan_wcs(crpix, angle):
+            t = np.deg2rad(angle)
+            m = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]) * (0.031 / 3600)
+            tr = ((models.Shift(-crpix) & models.Shift(-crpix)) | models.AffineTransformation2D(matrix=m)
+                  | models.Pix2Sky_TAN() | models.RotateNative2Celestial(53.1, -27.8, 180.0))
+            det = cf.Frame2D(name="detector", axes_names=("x", "y"), unit=(u.pix, u.pix))
+            sky = cf.CelestialFrame(reference_frame=coord.ICRS(), name="world", unit=(u.deg, u.deg))
+            w = gwcs.WCS([(det, tr), (sky, None)])
+            w.array_shape = (n, n)
+            return w
+
+        a, b = tan_wcs(n / 2, 0.0), tan_wcs(n / 2 + 3.3, 0.05)
+        seconds, _ = best_time(lambda: calc_pixmap(a, b), 1)
+        print(f"calc_pixmap (gwcs TAN, {n}x{n}): {seconds:.3f} s, {mpix / seconds:.2f} Mpix/s")
+    except ImportError:
+        pass
+    print(f"peak RSS: {peak_rss_mib():.0f} MiB (inputs: data+weights {2 * data.nbytes / 2**20:.0f} MiB, "
+          f"pixmap {pixmap.nbytes / 2**20:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
