@@ -89,18 +89,16 @@ def test_guider_pipeline_rates(guider_refdir, tmp_path):
     assert pipeline.make_output_path().endswith("_cal.fits")
 
 
-def test_guider_pipeline_flat_field_not_implemented_is_a_clear_error(guider_refdir, tmp_path):
+def test_guider_pipeline_flat_fields_the_rates(guider_refdir, tmp_path):
     from photoncal.pipeline.guider import GuiderPipeline
-    from photoncal.stpipe import StepNotImplementedError
 
-    try:
-        import photoncal.steps.flat_field  # noqa: F401
-    except ModuleNotFoundError:
-        raw = _guider_track(tmp_path, np.ones((32, 32), dtype=np.float32))
-        with pytest.raises(StepNotImplementedError, match="flat_field .* is not implemented yet"):
-            GuiderPipeline(reference_dir=str(guider_refdir)).run(raw)
-    else:
-        pytest.skip("flat_field is implemented")
+    rate = np.linspace(100.0, 5000.0, 32 * 32, dtype=np.float32).reshape(32, 32)
+    cal = GuiderPipeline(reference_dir=str(guider_refdir)).run(_guider_track(tmp_path, rate))
+    assert cal.meta.cal_step.flat_field == "COMPLETE"
+    flat = datamodels_open(cal.meta.ref_file.flat.name).data
+    good = np.isfinite(cal.data[0]) & (flat > 0)
+    assert good.mean() > 0.9
+    np.testing.assert_allclose(cal.data[:, good], np.broadcast_to(rate / flat, (3, 32, 32))[:, good], rtol=1e-4)
 
 
 def datamodels_open(path):

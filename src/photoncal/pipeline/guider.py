@@ -4,30 +4,9 @@
 from __future__ import annotations
 
 from photoncal.steps.dq_init import DQInitStep
+from photoncal.steps.flat_field import FlatFieldStep
 from photoncal.steps.guider_cds import GuiderCdsStep
-from photoncal.stpipe import Pipeline, Step, StepNotImplementedError
-
-try:
-    from photoncal.steps.flat_field import FlatFieldStep
-except ModuleNotFoundError as _err:  # the stage-2 step is not merged yet
-    if _err.name != "photoncal.steps.flat_field":
-        raise
-
-    class FlatFieldStep(Step):
-        """Stand-in for the stage-2 flat_field step until it is merged:
-        running it raises :class:`~photoncal.stpipe.StepNotImplementedError`
-        (``--steps.flat_field.skip`` runs the rest of the pipeline)."""
-
-        cal_step = "flat_field"
-        spec = """
-        """
-        reference_file_types = ["flat"]
-
-        def process(self, step_input):
-            raise StepNotImplementedError(
-                "flat_field (photoncal.steps.flat_field.FlatFieldStep) is not implemented yet in photoncal; "
-                "run calwebb_guider with --steps.flat_field.skip=True to get the count rates without it"
-            )
+from photoncal.stpipe import Pipeline
 
 __all__ = ["GuiderPipeline"]
 

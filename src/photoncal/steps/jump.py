@@ -65,13 +65,10 @@ class JumpStep(Step):
     reference_file_types = ["gain", "readnoise"]
 
     def process(self, step_input):
-        import numpy as np
-
-        from photoncal import dqflags
-        from photoncal.kernels.jump import JUMP_STEP_DEFAULTS, detect_jumps
+        from photoncal.kernels.jump import JUMP_STEP_DEFAULTS, cosmic_ray_rates, detect_jumps
 
         model = open_ramp(self, step_input)
-        nints, ngroups, ny, nx = model.data.shape
+        ngroups = model.data.shape[1]
         if ngroups <= 2:
             return self.skip_step(model, f"NGROUPS = {ngroups}: jump detection needs at least 3 groups")
         self.log.info("CR rejection threshold = %g sigma", self.rejection_threshold)
@@ -99,17 +96,9 @@ class JumpStep(Step):
         if result.skipped:
             return self.skip_step(model, result.skipped)
         self.log.info("Total number of jumps flagged: %d", result.number_crs)
-        dnu = dqflags.group["DO_NOT_USE"]
-        groupdq = model.groupdq
-        # groups flagged DO_NOT_USE in every pixel (the first pixel decides most at once)
-        flagged_groups = sum(
-            1 for i in range(nints) for g in range(ngroups)
-            if groupdq[i, g, 0, 0] & dnu and np.all(groupdq[i, g] & dnu)
-        )
-        usable_groups = nints * ngroups - flagged_groups - nints
-        if usable_groups >= 1 and exposure.group_time:
-            # rates per unit area and time, as the established step records them
-            area_time = float(exposure.group_time) * usable_groups * ny * nx
-            exposure.primary_cosmic_rays = 1000.0 * result.number_crs / area_time
-            exposure.extended_emission_events = 1.0e6 * result.number_extended_events / area_time
+        if exposure.group_time:
+            primary, extended = cosmic_ray_rates(result, float(exposure.group_time))
+            if primary is not None:
+                exposure.primary_cosmic_rays = primary
+                exposure.extended_emission_events = extended
         return model
