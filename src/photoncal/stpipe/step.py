@@ -458,6 +458,7 @@ class Step:
 
         self._reference_files_used = []
         self._skip_reason = None
+        self._recorded_status = {}
         self._before_process()
         try:
             reason = self._skip_request()
@@ -530,6 +531,22 @@ class Step:
         self.log.info("Step %s skipped: %s", self.name, reason)
         return model
 
+    def record_status(self, model, status: str):
+        """Set this step's status keyword of one model to ``status`` and keep it.
+
+        For steps that decide per model (skymatch: an image whose sky could
+        not be found is SKIPPED while the others are COMPLETE): the
+        framework's final COMPLETE/SKIPPED pass leaves such models alone.
+        """
+        name = self.status_name()
+        if name:
+            _set_meta(model, f"cal_step.{name}", status, self.log)
+        recorded = getattr(self, "_recorded_status", None)
+        if recorded is None:
+            recorded = self._recorded_status = {}
+        recorded[id(model)] = status
+        return model
+
     def _run_hooks(self, kind: str, value):
         hooks = getattr(self, f"{kind}_hooks", None) or []
         if not hooks:
@@ -567,8 +584,9 @@ class Step:
     def _finalize_result(self, result):
         status = self.status_name()
         state = "SKIPPED" if self._skip_reason else "COMPLETE"
+        recorded = getattr(self, "_recorded_status", None) or {}
         for model in iter_models(result):
-            if status:
+            if status and id(model) not in recorded:
                 _set_meta(model, f"cal_step.{status}", state, self.log)
             for reftype, recorded in self._reference_files_used:
                 _set_meta(model, f"ref_file.{reftype}.name", recorded, self.log)
