@@ -52,6 +52,9 @@ __all__ = [
     "MAX_FRAME_DARK_BYTES",
     "REFERENCE_TYPES",
     "ensure_reference_set",
+    "ensure_stage3_references",
+    "encircled_energy_radii",
+    "vega_ab_offset",
     "reference_path",
     "dark_frames_needed",
 ]
@@ -71,8 +74,11 @@ _PEDIGREE = "SIMULATION"
 REFERENCE_TYPES = (
     "mask", "saturation", "superbias", "linearity", "dark", "gain", "readnoise", "ipc",
     "trapdensity", "trappars", "persat", "reset", "rscd", "flat", "photom", "area",
-    "distortion", "filteroffset", "drizpars",
+    "distortion", "filteroffset", "drizpars", "apcorr", "abvegaoffset",
 )
+
+#: Encircled-energy fractions tabulated in the APCORR files.
+APCORR_EE_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def _fmt_name(text: str) -> str:
@@ -81,7 +87,7 @@ def _fmt_name(text: str) -> str:
 
 def reference_path(directory, detector: str, reftype: str, qualifier: str | None = None) -> str:
     """The path of one file of the simulated set."""
-    ext = "asdf" if reftype in ("distortion", "filteroffset") else "fits"
+    ext = "asdf" if reftype in ("distortion", "filteroffset", "abvegaoffset") else "fits"
     name = f"photoncal_sim_v{REFERENCE_SET_VERSION}_{detector.lower()}_{reftype}"
     if qualifier:
         name += f"_{_fmt_name(qualifier)}"
@@ -322,6 +328,109 @@ def _write_drizpars(dm, det, path):
     return _write(model, path)
 
 
+def _pixel_scale_for(det: DetectorInfo, filt) -> float:
+    """Pixel scale (arcsec) of the detectors that see ``filt`` (NIRCam: SW or LW channel)."""
+    if det.instrument != "NIRCAM":
+        return det.pixel_scale
+    from photoncal.sim.instruments import DETECTORS
+
+    channel = "SHORT" if filt.pivot_um < 2.4 else "LONG"
+    return next(d.pixel_scale for d in DETECTORS.values()
+                if d.instrument == "NIRCAM" and d.channel == channel)
+
+
+def encircled_energy_radii(pivot_um: float, pixel_scale: float, fractions=APCORR_EE_FRACTIONS,
+                           n_box: int = 4, step: float = 0.1):
+    """Radii (pixels) enclosing ``fractions`` of a simulated point source in a resampled image.
+
+    The simulated PSF (:func:`photoncal.sim.psf.airy_psf`, unit flux within
+    its truncation radius) is convolved ``n_box`` times with a one-pixel box:
+    the detector pixel, the drizzle overlap of an output pixel with the input
+    pixels (a tent: two boxes) and the pixelisation that exact-aperture
+    photometry integrates.  Returns ``(radii, truncation_radius)`` in pixels.
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    from photoncal.sim.psf import airy_psf
+
+    psf = airy_psf(pivot_um)
+    trunc = psf.truncation / pixel_scale
+    sub = int(round(1.0 / step))
+    half = int(np.ceil((trunc + n_box) / step))
+    axis = np.arange(-half, half + 1) * step
+    xx, yy = np.meshgrid(axis, axis)
+    image = psf(np.hypot(xx, yy) * pixel_scale)
+    image /= image.sum()
+    for _ in range(n_box):
+        for ax in (0, 1):
+            image = uniform_filter1d(image, sub, axis=ax, mode="constant")
+    edges = np.arange(0.0, axis[-1] + 0.005, 0.005)
+    ring, _ = np.histogram(np.hypot(xx, yy), bins=edges, weights=image)
+    cumulative = np.concatenate([[0.0], np.cumsum(ring)])
+    radii = np.interp(np.asarray(fractions) * image.sum(), cumulative, edges)
+    return radii, trunc
+
+
+def _write_apcorr(dm, det, path):
+    filters = FILTERS[det.instrument]
+    rows, fracs = [], np.asarray(APCORR_EE_FRACTIONS)
+    for f in filters.values():
+        radii, trunc = encircled_energy_radii(f.pivot_um, _pixel_scale_for(det, f))
+        # the background annulus lies beyond the PSF's truncation radius
+        skyin = float(np.ceil(trunc) + 2.0)
+        skyout = skyin + 8.0
+        for ee, r in zip(fracs, radii):
+            if det.instrument == "FGS":
+                rows.append((ee, r, 1.0 / ee, skyin, skyout))
+            elif det.instrument == "MIRI":
+                rows.extend((f.filter, s, ee, r, 1.0 / ee, skyin, skyout) for s in SUBARRAYS["MIRI"])
+            else:
+                rows.append((f.filter, f.pupil, ee, r, 1.0 / ee, skyin, skyout))
+    numbers = [("eefraction", "<f4"), ("radius", "<f4"), ("apcorr", "<f4"), ("skyin", "<f4"), ("skyout", "<f4")]
+    if det.instrument == "FGS":
+        cls, dtype = dm.reference.FgsImgApcorrModel, numbers
+    elif det.instrument == "MIRI":
+        cls, dtype = dm.reference.MirImgApcorrModel, [("filter", "S12"), ("subarray", "S15")] + numbers
+    elif det.instrument == "NIRISS":
+        cls, dtype = dm.reference.NisImgApcorrModel, [("filter", "S12"), ("pupil", "S15")] + numbers
+    else:
+        cls, dtype = dm.reference.NrcImgApcorrModel, [("filter", "S12"), ("pupil", "S15")] + numbers
+    model = cls()
+    model.apcorr_table = np.array(rows, dtype=dtype)
+    _common_meta(model, det, "apcorr",
+                 "Simulated aperture corrections: encircled energy of the simulated PSF in a resampled image")
+    model.meta.exposure.type = det.exp_type
+    return _write(model, path)
+
+
+def vega_ab_offset(pivot_um: float) -> float:
+    """``m_AB - m_Vega`` of the simulation: a smooth fit to Vega's AB magnitude (0.55 + 4.13 log10 lambda)."""
+    return float(0.55 + 4.13 * np.log10(pivot_um))
+
+
+def _write_abvegaoffset(dm, det, path):
+    from astropy.table import Table
+
+    filters = FILTERS[det.instrument]
+    if det.instrument == "FGS":
+        from photoncal.sim.instruments import DETECTORS
+
+        f = filters["N/A"]
+        names = [d.name for d in DETECTORS.values() if d.instrument == "FGS"]
+        table = Table({"detector": names, "abvega_offset": [vega_ab_offset(f.pivot_um)] * len(names)})
+    elif det.instrument == "MIRI":
+        table = Table({"filter": [f.filter for f in filters.values()],
+                       "abvega_offset": [vega_ab_offset(f.pivot_um) for f in filters.values()]})
+    else:
+        table = Table({"filter": [f.filter for f in filters.values()],
+                       "pupil": [f.pupil for f in filters.values()],
+                       "abvega_offset": [vega_ab_offset(f.pivot_um) for f in filters.values()]})
+    table["abvega_offset"] = table["abvega_offset"].astype(np.float32)
+    model = dm.reference.ABVegaOffsetModel(abvega_offset=table)
+    _common_meta(model, det, "abvegaoffset", "Simulated AB - Vega magnitude offsets")
+    return _write(model, path)
+
+
 def _write_rscd(dm, det, props, path):
     params = props.rscd_parameters
     subs = list(SUBARRAYS["MIRI"])
@@ -411,6 +520,28 @@ def _existing_dark_groups(path) -> int:
 
 
 # --------------------------------------------------------------------------
+
+
+def ensure_stage3_references(instrument: str | None, detector: str, *, directory=None,
+                             overwrite: bool = False) -> dict:
+    """Write only the references stage 3 uses (DRIZPARS, APCORR, ABVEGAOFFSET), if absent.
+
+    For calibrated simulated exposures (:mod:`photoncal.sim.calibrated`),
+    which need none of the detector-level set.  Returns reference type -> path.
+    """
+    from photoncal import datamodels as dm
+
+    det = get_detector(detector, instrument)
+    directory = os.fspath(default_reference_dir() if directory is None else directory)
+    os.makedirs(directory, exist_ok=True)
+    paths = {}
+    for reftype, writer in (("drizpars", _write_drizpars), ("apcorr", _write_apcorr),
+                            ("abvegaoffset", _write_abvegaoffset)):
+        path = reference_path(directory, det.name, reftype)
+        if overwrite or not os.path.exists(path):
+            writer(dm, det, path)
+        paths[reftype] = path
+    return paths
 
 
 def _remove_other_versions(directory, detector):
@@ -527,7 +658,8 @@ def ensure_reference_set(instrument: str | None, detector: str, *, subarray: str
         flats[filt.name] = path
     paths["flat"] = flats
 
-    for reftype, writer in (("distortion", _write_distortion), ("drizpars", _write_drizpars)):
+    for reftype, writer in (("distortion", _write_distortion), ("drizpars", _write_drizpars),
+                            ("apcorr", _write_apcorr), ("abvegaoffset", _write_abvegaoffset)):
         path = reference_path(directory, det.name, reftype)
         if need(path):
             writer(dm, det, path)
