@@ -338,7 +338,7 @@ def simulate_cal_exposure(setup, *, rng, cosmic_ray_count=0, cosmic_ray_snr=(10.
 
 
 def simulate_cal_set(n_exposures: int = 4, *, detector: str = "NRCA1", subarray: str = "SUB640",
-                     readpatt: str | None = None, ngroups: int = 10, nints: int = 1, filter=None,
+                     readpatt: str | None = "DEEP8", ngroups: int = 8, nints: int = 1, filter=None,
                      scene=None, ra: float = 53.16, dec: float = -27.79, roll: float = 45.0,
                      dither_offsets=None, dither_size=None, pointing_error: float = 0.1,
                      roll_error: float = 0.0, sky_offset_amplitude=None, n_stars: int = 60,
