@@ -19,7 +19,7 @@ from pathlib import Path
 NAME = "photoncal_stage3_test_data"
 
 #: The default test set: 4 dithered NIRCam SUB320 exposures.
-DEFAULT = {"n_exposures": 4, "subarray": "SUB320", "pointing_error": 0.1, "cosmic_rays": 40,
+DEFAULT = {"n_exposures": 4, "subarray": "SUB640", "pointing_error": 0.1, "cosmic_rays": 40,
            "n_stars": 70, "n_galaxies": 15, "seed": 11}
 
 
