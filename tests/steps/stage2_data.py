@@ -53,8 +53,10 @@ def _simulated(detector, subarray, filter_name, seed, effects, pointing_error, s
 
     kwargs = {}
     if scene == "stars":
-        # two isolated point sources well inside a subarray centred on (ra, dec)
-        kwargs["scene"] = sim.Scene.from_sources([ra, ra], [dec, dec + 1.7 / 3600.0], [2.0e-5, 1.0e-5],
+        # two isolated point sources well inside a subarray centred on (ra, dec),
+        # further apart than two PSF radii (12 lambda/D)
+        offset = 7.0 if detector == "MIRIMAGE" else 1.7
+        kwargs["scene"] = sim.Scene.from_sources([ra, ra], [dec, dec + offset / 3600.0], [2.0e-5, 1.0e-5],
                                                  kind="point", sky_background=0.2)
     if filter_name is not None:
         kwargs["filter"] = filter_name
