@@ -776,10 +776,14 @@ class Step:
         if not force and not self.save_results and not output_file:
             return None
         if is_container(model):
-            models = list(iter_models(model))
+            # one member at a time: an on-disk container opens each on access,
+            # so saving never holds more than one of them
+            members = getattr(model, "_members", model)  # a ModelContainer keeps paths or models there
+            nested = any(is_container(m) for m in members)
+            count = len(list(iter_models(model))) if nested else len(members)
             paths = []
-            for index, item in enumerate(models):
-                item_idx = index if (len(models) > 1 and self.output_use_index) else None
+            for index, item in enumerate(iter_models(model)):
+                item_idx = index if (count > 1 and self.output_use_index) else None
                 if output_file is None and not self.search_attr("output_file") and _model_filename(item):
                     # each member keeps its own name, as the established pipeline does
                     paths.append(self.save_model(item, suffix=suffix, output_file=None, force=True, ext=ext,
