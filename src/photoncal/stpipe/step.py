@@ -819,6 +819,16 @@ class Step:
             path = self.make_output_path()
             result.save(path)
             self.log.info("Saved result in %s", path)
+        elif hasattr(result, "colnames") and hasattr(result, "write"):
+            # a table result (source_catalog's _cat) is written as ECSV
+            path = self.make_output_path(ext=".ecsv")
+            directory = os.path.dirname(path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            result.write(path, format="ascii.ecsv", overwrite=True)
+            self.log.info("Saved table in %s", path)
+        elif result is None:
+            self.log.info("Step %s produced no result to save", self.name)
         else:
             self.log.warning("save_results is set but the result (%s) cannot be saved", type(result).__name__)
 
