@@ -8,6 +8,7 @@ work on a :func:`copy_set` of a set.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import os
@@ -36,8 +37,10 @@ def load():
 
 @functools.lru_cache(maxsize=None)
 def workdir() -> Path:
-    """A private directory for the session (references, simulated files)."""
-    return Path(tempfile.mkdtemp(prefix="photoncal_stage3_"))
+    """A private directory for the session (references, simulated files), removed at exit."""
+    path = Path(tempfile.mkdtemp(prefix="photoncal_stage3_"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def reference_dir() -> str:

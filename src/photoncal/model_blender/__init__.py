@@ -5,12 +5,20 @@
 """
 
 from .blender import HDRTAB_SCHEMA, ModelBlender, parse_schema
-from .blendmeta import blendmodels, extract_filenames_from_product, get_blended_metadata
+from .blendmeta import (
+    RESAMPLED_PRODUCT_KEEPS,
+    blend_resampled_product,
+    blendmodels,
+    extract_filenames_from_product,
+    get_blended_metadata,
+)
 from .rules import RULES, AttributeBlender, make_blender
 
 __all__ = [
     "ModelBlender",
     "blendmodels",
+    "blend_resampled_product",
+    "RESAMPLED_PRODUCT_KEEPS",
     "get_blended_metadata",
     "extract_filenames_from_product",
     "parse_schema",

@@ -6,7 +6,19 @@ import os
 
 from .blender import ModelBlender
 
-__all__ = ["blendmodels", "get_blended_metadata", "extract_filenames_from_product"]
+__all__ = ["blendmodels", "get_blended_metadata", "extract_filenames_from_product", "blend_resampled_product",
+           "RESAMPLED_PRODUCT_KEEPS"]
+
+#: Attributes a resampled product keeps from the resampling (grid, pixel area,
+#: resample keywords, exposure times counted per exposure) rather than blends.
+RESAMPLED_PRODUCT_KEEPS = (
+    "meta.filename", "meta.model_type", "meta.date", "meta.wcsinfo", "meta.resample", "meta.background",
+    "meta.cal_step", "meta.asn", "meta.bunit_data", "meta.bunit_err",
+    "meta.photometry.pixelarea_steradians", "meta.photometry.pixelarea_arcsecsq",
+    "meta.exposure.exposure_time", "meta.exposure.effective_exposure_time",
+    "meta.exposure.measurement_time", "meta.exposure.duration", "meta.exposure.elapsed_exposure_time",
+    "meta.exposure.start_time", "meta.exposure.end_time",
+)
 
 
 def _open(item):
@@ -101,3 +113,16 @@ def extract_filenames_from_product(product):
         return [str(n) for n in table["FILENAME"]]
     except (TypeError, KeyError, ValueError, IndexError):
         return []
+
+
+def blend_resampled_product(product, inputs):
+    """Blend the inputs' metadata into a resampled product (``_i2d``), keeping what resampling set.
+
+    The attributes in :data:`RESAMPLED_PRODUCT_KEEPS` stay as the resampling
+    computed them; every other attribute follows its blend rule, and the
+    HDRTAB table lists every input.  Inputs that are paths (or members of an
+    on-disk container) are opened one at a time.
+    """
+    blender = ModelBlender(list(RESAMPLED_PRODUCT_KEEPS))
+    _accumulate(blender, inputs)
+    return blender.finalize_model(product)

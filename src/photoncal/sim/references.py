@@ -340,34 +340,44 @@ def _pixel_scale_for(det: DetectorInfo, filt) -> float:
 
 
 def encircled_energy_radii(pivot_um: float, pixel_scale: float, fractions=APCORR_EE_FRACTIONS,
-                           n_box: int = 4, step: float = 0.1):
+                           n_phases: int = 8, seed: int = 0):
     """Radii (pixels) enclosing ``fractions`` of a simulated point source in a resampled image.
 
-    The simulated PSF (:func:`photoncal.sim.psf.airy_psf`, unit flux within
-    its truncation radius) is convolved ``n_box`` times with a one-pixel box:
-    the detector pixel, the drizzle overlap of an output pixel with the input
-    pixels (a tent: two boxes) and the pixelisation that exact-aperture
-    photometry integrates.  Returns ``(radii, truncation_radius)`` in pixels.
+    The star is rendered exactly as the simulator renders sources
+    (:func:`photoncal.sim.psf.render_point_sources`: the PSF integrated over
+    each detector pixel) at random sub-pixel positions, moved by a random
+    sub-pixel shift with bilinear interpolation (what the square drizzle
+    kernel at ``pixfrac = 1`` does onto a grid of the same scale), and
+    measured with exact circular apertures, as the source catalog measures
+    it.  The encircled energy is averaged over ``n_phases`` such positions.
+    Returns ``(radii, truncation_radius)`` in pixels.
     """
-    from scipy.ndimage import uniform_filter1d
+    from scipy.ndimage import shift as nd_shift
 
-    from photoncal.sim.psf import airy_psf
+    from photoncal.sim.psf import airy_psf, render_point_sources
 
     psf = airy_psf(pivot_um)
     trunc = psf.truncation / pixel_scale
-    sub = int(round(1.0 / step))
-    half = int(np.ceil((trunc + n_box) / step))
-    axis = np.arange(-half, half + 1) * step
-    xx, yy = np.meshgrid(axis, axis)
-    image = psf(np.hypot(xx, yy) * pixel_scale)
-    image /= image.sum()
-    for _ in range(n_box):
-        for ax in (0, 1):
-            image = uniform_filter1d(image, sub, axis=ax, mode="constant")
-    edges = np.arange(0.0, axis[-1] + 0.005, 0.005)
-    ring, _ = np.histogram(np.hypot(xx, yy), bins=edges, weights=image)
-    cumulative = np.concatenate([[0.0], np.cumsum(ring)])
-    radii = np.interp(np.asarray(fractions) * image.sum(), cumulative, edges)
+    half = int(np.ceil(trunc)) + 6
+    size = 2 * half + 1
+    jac = np.array([[[pixel_scale, 0.0], [0.0, pixel_scale]]])
+    sub = 8  # exact apertures = integrals of the piecewise-constant image, sampled 8 x 8 per pixel
+    fine = (np.arange(size * sub) + 0.5) / sub - 0.5
+    edges = np.arange(0.0, 6.0 + 1e-9, 0.01)
+    rng = np.random.default_rng(seed)
+    curves = []
+    for _ in range(n_phases):
+        x0, y0 = half + rng.uniform(-0.5, 0.5, 2)
+        image = np.zeros((size, size))
+        render_point_sources(image, [x0], [y0], [1.0], jac, psf)
+        dx, dy = rng.uniform(-0.5, 0.5, 2)
+        moved = nd_shift(image, (dy, dx), order=1, mode="constant")
+        values = np.repeat(np.repeat(moved, sub, axis=0), sub, axis=1) / sub**2
+        radius = np.hypot(fine[None, :] - (x0 + dx), fine[:, None] - (y0 + dy))
+        ring, _ = np.histogram(radius, bins=edges, weights=values)
+        curves.append(np.concatenate([[0.0], np.cumsum(ring)]))
+    curve = np.mean(curves, axis=0)
+    radii = np.interp(np.asarray(fractions), curve, edges)
     return radii, trunc
 
 

@@ -10,12 +10,14 @@ number of exposures.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 import weakref
 
 __all__ = ["open_container", "store_member", "working_directory", "asn_id_of", "model_name",
-           "is_on_disk", "group_ids"]
+           "is_on_disk", "group_ids", "shared_pixmaps"]
 
 
 def open_container(step, step_input, in_memory=True):
@@ -92,3 +94,21 @@ def is_on_disk(container, index) -> bool:
 def group_ids(container):
     """The exposure group of each member, in order (``meta.group_id`` or the exposure id)."""
     return list(container._group_ids())
+
+
+@contextlib.contextmanager
+def shared_pixmaps(container):
+    """Reuse pixel maps within the block (see :func:`photoncal.wcs.pixmap.pixmap_cache`).
+
+    The maps live in the container's working directory and are removed when
+    the outermost block ends.
+    """
+    from photoncal.wcs.pixmap import current_pixmap_cache, pixmap_cache
+
+    outermost = current_pixmap_cache() is None
+    with pixmap_cache(os.path.join(working_directory(container), "pixmaps")) as used:
+        try:
+            yield used
+        finally:
+            if outermost:
+                shutil.rmtree(used, ignore_errors=True)

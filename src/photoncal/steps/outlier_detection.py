@@ -135,17 +135,19 @@ class OutlierDetectionStep(Step):
 
     # ------------------------------------------------------------------
     def _imaging(self, container):
-        from photoncal.steps._stage3 import working_directory
+        from photoncal.steps._stage3 import shared_pixmaps, working_directory
 
         snr1, snr2, scale1, scale2 = self._pairs()
         on_disk = bool(container.on_disk)
-        if self.resample_data:
-            median, median_wcs, first_name = self._median_resampled(container, on_disk)
-        else:
-            median, median_wcs, first_name = self._median_direct(container), None, None
-        if self.save_intermediate_results:
-            self._save_median(container, median, median_wcs, first_name)
-        self._flag(container, median, median_wcs, snr1, snr2, scale1, scale2)
+        # the blot maps are the resampling maps: computed once
+        with shared_pixmaps(container):
+            if self.resample_data:
+                median, median_wcs, first_name = self._median_resampled(container, on_disk)
+            else:
+                median, median_wcs, first_name = self._median_direct(container), None, None
+            if self.save_intermediate_results:
+                self._save_median(container, median, median_wcs, first_name)
+            self._flag(container, median, median_wcs, snr1, snr2, scale1, scale2)
         if on_disk and getattr(container, "_photoncal_singles", None):
             for path in container._photoncal_singles:
                 if os.path.dirname(path) == working_directory(container) and os.path.exists(path):

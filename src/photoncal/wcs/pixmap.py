@@ -18,7 +18,8 @@ import threading
 
 import numpy as np
 
-__all__ = ["calc_pixmap", "estimate_pixel_scale_ratio", "pixel_scale", "reproject", "pixmap_cache"]
+__all__ = ["calc_pixmap", "estimate_pixel_scale_ratio", "pixel_scale", "reproject", "pixmap_cache",
+           "current_pixmap_cache"]
 
 _DEFAULT_CHUNK_PIXELS = 1 << 20  # bounds the temporaries of one WCS evaluation
 
@@ -84,6 +85,11 @@ def pixmap_cache(directory):
         yield _CACHE.directory
     finally:
         _CACHE.directory = None
+
+
+def current_pixmap_cache():
+    """The directory of the active :func:`pixmap_cache` block (None outside one)."""
+    return getattr(_CACHE, "directory", None)
 
 
 def _fingerprint(wcs_from, wcs_to, shape, disable_bbox, stepsize, order):
