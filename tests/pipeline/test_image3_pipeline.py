@@ -142,15 +142,6 @@ def test_mosaic_metadata_is_blended(run, calset):
         assert mosaic.meta.observation.date == first.meta.observation.date
 
 
-def test_in_memory_run_gives_the_same_mosaic(run, calset):
-    _, disk = run
-    mosaic = Image3Pipeline.call(calset.image3_asn, reference_dir=S3.reference_dir(),
-                                 steps={"tweakreg": {"abs_refcat": calset.catalog},
-                                        "skymatch": {"skystat": "median"}})
-    np.testing.assert_allclose(mosaic.data, disk.data, rtol=1e-6, atol=1e-7, equal_nan=True)
-    np.testing.assert_array_equal(mosaic.wht > 0, disk.wht > 0)
-
-
 def test_a_single_exposure_is_resampled_and_cataloged(calset, tmp_path):
     mosaic = Image3Pipeline.call(calset.exposures[0], output_dir=str(tmp_path), save_results=True,
                                  reference_dir=S3.reference_dir())
@@ -213,6 +204,15 @@ def test_asn_generate_output_drives_the_pipeline(small_set, tmp_path):
                                  steps={"tweakreg": {"minobj": 5}})
     assert mosaic.meta.filename == asn["products"][0]["name"] + "_i2d.fits"
     assert os.path.exists(tmp_path / "out" / mosaic.meta.filename)
+
+
+def test_in_memory_and_on_disk_give_the_same_mosaic(small_set):
+    kwargs = {"reference_dir": S3.reference_dir(), "steps": {"tweakreg": {"minobj": 5}}}
+    disk = Image3Pipeline.call(small_set.image3_asn, in_memory=False, **kwargs)
+    memory = Image3Pipeline.call(small_set.image3_asn, in_memory=True, **kwargs)
+    np.testing.assert_allclose(memory.data, disk.data, rtol=1e-6, atol=1e-7, equal_nan=True)
+    np.testing.assert_array_equal(memory.wht > 0, disk.wht > 0)
+    assert memory.meta.cal_step.outlier_detection == disk.meta.cal_step.outlier_detection == "COMPLETE"
 
 
 def test_strun_runs_the_pipeline(small_set, tmp_path):

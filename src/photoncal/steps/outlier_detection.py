@@ -278,6 +278,10 @@ class OutlierDetectionStep(Step):
                 del blot
             else:
                 mask = flag_crs(model.data, model.err, median, snr1)
+                if self.grow > 1:
+                    from scipy.ndimage import binary_dilation
+
+                    mask = binary_dilation(mask, structure=np.ones((self.grow, self.grow), bool))
             model.dq |= mask.astype(np.uint32) * flag
             match_nans_and_flags(model)
             count = int(np.count_nonzero(mask))
