@@ -91,9 +91,47 @@ def is_on_disk(container, index) -> bool:
     return bool(container.on_disk) and isinstance(container._members[index], str)
 
 
+_GROUP_KEYWORDS = ("PROGRAM", "OBSERVTN", "VISIT", "VISITGRP", "SEQ_ID", "ACT_ID", "EXPOSURE")
+
+
 def group_ids(container):
-    """The exposure group of each member, in order (``meta.group_id`` or the exposure id)."""
-    return list(container._group_ids())
+    """The exposure group of each member, in order (``meta.group_id`` or the exposure id).
+
+    On-disk members are not opened as models when their association entry
+    or their primary header gives the id (opening parses the whole ASDF
+    tree); the result is kept on the container for the next step.
+    """
+    members = list(container._members)
+    cached = getattr(container, "_photoncal_group_ids", None)
+    if cached is not None and cached[0] == len(members):
+        return list(cached[1])
+    if not container.on_disk:
+        ids = list(container._group_ids())
+    else:
+        ids = [_group_id_of_path(container, m, i) if isinstance(m, str) else None for i, m in enumerate(members)]
+        if any(i is None for i in ids):
+            opened = container._group_ids()
+            ids = [i if i is not None else o for i, o in zip(ids, opened)]
+    container._photoncal_group_ids = (len(members), list(ids))
+    return ids
+
+
+def _group_id_of_path(container, path, index):
+    entry = container._exptype_of_path(path) if container.asn_table else None
+    if entry and entry.get("group_id"):
+        return str(entry["group_id"])
+    if not path.lower().endswith((".fits", ".fit", ".fits.gz")):
+        return None
+    from astropy.io import fits
+
+    try:
+        header = fits.getheader(path)
+    except OSError:
+        return None
+    values = [header.get(k) for k in _GROUP_KEYWORDS]
+    if any(v is None for v in values):
+        return None
+    return "jw{}{}{}_{}{}{}_{}".format(*values)
 
 
 @contextlib.contextmanager

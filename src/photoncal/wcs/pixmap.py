@@ -23,6 +23,14 @@ __all__ = ["calc_pixmap", "estimate_pixel_scale_ratio", "pixel_scale", "reprojec
 
 _DEFAULT_CHUNK_PIXELS = 1 << 20  # bounds the temporaries of one WCS evaluation
 
+# Exact maps of large images are computed on a sparse grid with a bicubic
+# spline, then checked against the WCSs at the centre of every grid cell (the
+# points farthest from the evaluated ones); the spline is kept only if it
+# agrees there to _EXACT_TOLERANCE pixels, else every pixel is evaluated.
+_FAST_MIN_PIXELS = 1 << 18
+_FAST_STEP = 16
+_EXACT_TOLERANCE = 1e-7
+
 
 def _bounding_box_f(wcs):
     """The WCS's bounding box as ((xlo, xhi), (ylo, yhi)), or None."""
@@ -196,6 +204,11 @@ def _compute_pixmap(wcs_from, wcs_to, shape, disable_bbox, stepsize, order, chun
                 raise ValueError(f"order={order}: the pixel-map spline order must be 1 or 3")
             if _sparse_pixmap(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax, stepsize, order):
                 return pixmap
+        elif (disable_bbox == "to" and width * height >= _FAST_MIN_PIXELS
+              and min(width, height) >= 4 * _FAST_STEP):
+            if (_sparse_pixmap(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax, _FAST_STEP, 3)
+                    and _agrees_with_wcs(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax)):
+                return pixmap
         rows_per_chunk = max(1, int(chunk_pixels) // max(nx, 1))
         x = np.arange(nx, dtype=np.float64)
         for r0 in range(0, ny, rows_per_chunk):
@@ -205,6 +218,20 @@ def _compute_pixmap(wcs_from, wcs_to, shape, disable_bbox, stepsize, order, chun
             pixmap[r0:r1, :, 0] = xt
             pixmap[r0:r1, :, 1] = yt
     return pixmap
+
+
+def _agrees_with_wcs(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax):
+    """Whether an interpolated map matches the WCSs at every grid-cell centre (and the last row/column)."""
+    half = _FAST_STEP // 2
+    xs = np.unique(np.append(np.arange(xmin + half, xmax + 1, _FAST_STEP), xmax))
+    ys = np.unique(np.append(np.arange(ymin + half, ymax + 1, _FAST_STEP), ymax))
+    gx, gy = np.meshgrid(xs.astype(np.float64), ys.astype(np.float64))
+    xt, yt = _map_points(wcs_from, wcs_to, gx, gy)
+    if not (np.all(np.isfinite(xt)) and np.all(np.isfinite(yt))):
+        return False
+    sample = pixmap[np.ix_(ys, xs)]
+    error = max(np.max(np.abs(sample[..., 0] - xt)), np.max(np.abs(sample[..., 1] - yt)))
+    return bool(error <= _EXACT_TOLERANCE)
 
 
 def _sparse_pixmap(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax, stepsize, order):
