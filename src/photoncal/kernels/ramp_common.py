@@ -33,6 +33,7 @@ __all__ = [
     "optimal_weight",
     "weighted_line_sums",
     "median_of_finite",
+    "iter_row_blocks",
 ]
 
 #: Upper SNR bounds of the weighting classes (Fixsen et al. 2000; Casertano et al. 2022, table 2).
@@ -41,7 +42,7 @@ SNR_BOUNDS = np.array([5.0, 10.0, 20.0, 50.0, 100.0])
 SNR_POWERS = np.array([0.0, 0.4, 1.0, 3.0, 6.0, 10.0])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def power_index(snr):
     """Index into :data:`SNR_POWERS` of the weighting class of ``snr``.
 
@@ -61,7 +62,7 @@ def power_index(snr):
     return 5
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def snr_power(snr):
     """The optimal-weighting exponent ``P`` for a segment of SNR ``snr``."""
     i = power_index(snr)
@@ -78,7 +79,7 @@ def snr_power(snr):
     return 10.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def segment_snr(signal_electrons, read_noise_electrons):
     """Signal-to-noise ratio of a segment: ``S / sqrt(R**2 + S)``, 0 for ``S <= 0``.
 
@@ -97,7 +98,7 @@ def segment_snr(signal_electrons, read_noise_electrons):
     return signal_electrons / math.sqrt(variance)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def optimal_weight(t, t_mid, t_scale, n_reads, power):
     """Optimal weight of one sample (Casertano et al. 2022, eq. 45).
 
@@ -232,3 +233,23 @@ def _select_median(a, m):
         if a[t] > lower:
             lower = a[t]
     return 0.5 * (lower + upper)
+
+
+def iter_row_blocks(data, row_axis, target_bytes=64 * 2**20):
+    """Yield ``(first_row, block)``: ``data`` as C-contiguous native float32 row blocks.
+
+    Native, contiguous float32 input is yielded whole (no copy); anything
+    else (another dtype, byte order or layout, e.g. big-endian FITS data) is
+    converted one block of rows at a time, so the peak memory grows by one
+    block (about ``target_bytes``), not by a copy of the whole cube.
+    """
+    if data.dtype == np.float32 and data.dtype.isnative and data.flags.c_contiguous:
+        yield 0, data
+        return
+    ny = data.shape[row_axis]
+    bytes_per_row = max(1, (data.size // max(ny, 1)) * 4)
+    rows = max(1, int(target_bytes // bytes_per_row))
+    index = [slice(None)] * data.ndim
+    for first in range(0, ny, rows):
+        index[row_axis] = slice(first, min(first + rows, ny))
+        yield first, np.ascontiguousarray(data[tuple(index)], dtype=np.float32)

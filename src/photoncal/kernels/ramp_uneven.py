@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal import dqflags
-from photoncal.kernels.ramp_common import optimal_weight, segment_snr, snr_power
+from photoncal.kernels.ramp_common import iter_row_blocks, optimal_weight, segment_snr, snr_power
 
 __all__ = ["ReadPatternTimes", "UnevenRampFitResult", "read_pattern_times", "fit_ramps_uneven"]
 
@@ -94,7 +94,7 @@ def read_pattern_times(read_pattern, read_time) -> ReadPatternTimes:
 # ---------------------------------------------------------------------------
 # Per-ramp building blocks
 # ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _fit_ramp(r, t_bar, tau, n_reads, read_noise, start, end, w):
     """Casertano fit of resultants ``start..end`` (inclusive), electrons.
 
@@ -134,7 +134,7 @@ def _fit_ramp(r, t_bar, tau, n_reads, read_noise, start, end, w):
     return slope, read_var, poisson_var
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _difference_statistic(r, t_bar, tau, n_reads, rn2, i, j, slope, correction):
     """(local slope - slope) / noise for the difference of resultants i < j."""
     dt = t_bar[j] - t_bar[i]
@@ -143,7 +143,7 @@ def _difference_statistic(r, t_bar, tau, n_reads, rn2, i, j, slope, correction):
     return (local - slope) / math.sqrt(var + correction)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _largest_statistic(r, t_bar, tau, n_reads, rn2, start, end, slope):
     """Index (relative to ``start``) and value of the largest jump statistic of a ramp."""
     if start == end:
@@ -162,16 +162,17 @@ def _largest_statistic(r, t_bar, tau, n_reads, rn2, start, end, slope):
     return best, best_value
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _jump_threshold(intercept, constant, slope):
     s = min(max(slope, 1.0), 1.0e4)
     return intercept - constant * math.log10(s)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fit_row(y, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_jump, intercept, constant,
+def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_jump, intercept, constant,
              jump_flag, out_slope, out_read_var, out_poisson_var):
-    nres, ny, nx = resultants.shape
+    nres, _, nx = resultants.shape
+    yd = y - row0
     r = np.empty(nres, dtype=np.float64)
     w = np.empty(nres, dtype=np.float64)
     stack_start = np.empty(2 * nres + 2, dtype=np.int64)
@@ -181,7 +182,7 @@ def _fit_row(y, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_j
         read_noise = float(readnoise[y, x]) * g
         rn2 = read_noise * read_noise
         for i in range(nres):
-            r[i] = float(resultants[i, y, x]) * g
+            r[i] = float(resultants[i, yd, x]) * g
         # Initial ramps: runs of unflagged resultants, in time order.
         depth = 0
         start = -1
@@ -242,10 +243,10 @@ def _fit_row(y, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_j
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _fit_kernel(resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_jump, intercept, constant,
+def _fit_kernel(row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_jump, intercept, constant,
                 jump_flag, out_slope, out_read_var, out_poisson_var):
-    for y in prange(resultants.shape[1]):
-        _fit_row(y, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_jump, intercept, constant,
+    for yb in prange(resultants.shape[1]):
+        _fit_row(row0 + yb, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_jump, intercept, constant,
                  jump_flag, out_slope, out_read_var, out_poisson_var)
 
 
@@ -365,16 +366,15 @@ def fit_ramps_uneven(
     gain = plane(gain, "gain", np.float32)
     readnoise = plane(readnoise, "readnoise", np.float32)
     pixeldq = plane(pixeldq, "pixeldq", np.uint32)
-    if resultants.dtype != np.float32 or not resultants.dtype.isnative:
-        resultants = resultants.astype(np.float32)
     gdq = np.array(groupdq, dtype=np.uint8)
 
     slope = np.empty((ny, nx), dtype=np.float32)
     var_rnoise = np.empty((ny, nx), dtype=np.float32)
     var_poisson = np.empty((ny, nx), dtype=np.float32)
-    _fit_kernel(resultants, gdq, gain, readnoise, times.t_bar, times.tau, times.n_reads, bool(use_jump),
-                float(threshold_intercept), float(threshold_constant), int(table["JUMP_DET"]),
-                slope, var_rnoise, var_poisson)
+    for row0, block in iter_row_blocks(resultants, 1):
+        _fit_kernel(row0, block, gdq, gain, readnoise, times.t_bar, times.tau, times.n_reads, bool(use_jump),
+                    float(threshold_intercept), float(threshold_constant), int(table["JUMP_DET"]),
+                    slope, var_rnoise, var_poisson)
     err = np.sqrt(var_poisson + var_rnoise)
     dq = np.empty((ny, nx), dtype=np.uint32)
     _pixel_dq(gdq, pixeldq, gain, slope, err, dq, int(table["JUMP_DET"]), int(table["SATURATED"]),

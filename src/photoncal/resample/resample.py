@@ -198,6 +198,46 @@ def _blend(values, rule):
     return values[0]
 
 
+class _MetadataBlend:
+    """Input metadata, collected one model at a time, blended into the output.
+
+    Uses :class:`photoncal.model_blender.ModelBlender` (the schema's blend
+    rules and the HDRTAB table) when that package is installed, else the
+    essential rules of ``_BLEND_RULES``.
+    """
+
+    #: Attributes the resampling sets itself.
+    IGNORED = ["meta.photometry.pixelarea_steradians", "meta.photometry.pixelarea_arcsecsq", "meta.filename"]
+
+    def __init__(self):
+        try:
+            from photoncal.model_blender import ModelBlender
+        except ImportError:
+            ModelBlender = None
+        self._blender = ModelBlender(blend_ignore_attrs=list(self.IGNORED)) if ModelBlender is not None else None
+        self._values = {path: [] for path in _BLEND_RULES}
+
+    def accumulate(self, model):
+        if self._blender is not None:
+            self._blender.accumulate(model)
+            return
+        for path in _BLEND_RULES:
+            self._values[path].append(_meta_value(model, path))
+
+    def finalize(self, output):
+        if self._blender is not None:
+            self._blender.finalize_model(output)
+            return
+        for path, rule in _BLEND_RULES.items():
+            blended = _blend(self._values[path], rule)
+            if blended is None:
+                continue
+            try:
+                output[path] = blended
+            except (ValueError, TypeError) as err:
+                log.debug("Could not blend %s: %s", path, err)
+
+
 class ResampleData:
     """Drizzle a set of 2-D images onto one undistorted output grid.
 
@@ -423,7 +463,9 @@ class ResampleData:
     # the work
     # ------------------------------------------------------------------
     def _resample_indices(self, indices, *, enable_var, compute_err, report_var):
-        from photoncal.kernels.drizzle import Drizzle, VarianceCombiner
+        from photoncal.kernels.drizzle import Drizzle
+
+        from ._fast import VarianceAccumulator
 
         indices = list(indices)
         shape = self.output_shape
@@ -433,10 +475,10 @@ class ResampleData:
         err_driz = None
         if compute_err == "driz_err":
             err_driz = Drizzle(kernel=self.kernel, fillval=self.fillval, out_shape=shape, disable_ctx=True)
-        combiners = {name: VarianceCombiner(shape) for name in VARIANCE_ARRAYS} if enable_var else {}
+        combiners = {name: VarianceAccumulator(shape) for name in VARIANCE_ARRAYS} if enable_var else {}
         times = _Times()
         output = None
-        blend_values = {path: [] for path in _BLEND_RULES} if self.blendheaders else None
+        blend = _MetadataBlend() if self.blendheaders else None
         for index in indices:
             model, close = self._inputs.open(index)
             try:
@@ -444,22 +486,21 @@ class ResampleData:
                 times.add(model, self._infos[index].group_id)
                 if output is None:
                     output = self._create_output(model)
-                if blend_values is not None:
-                    for path in _BLEND_RULES:
-                        blend_values[path].append(_meta_value(model, path))
+                if blend is not None:
+                    blend.accumulate(model)
             finally:
                 if close:
                     model.close()
         self._times = times
+        if blend is not None:
+            # blended first: the resampling's own values (WCS, pixel area, times) then win
+            blend.finalize(output)
         self._finalize(output, driz, err_driz, combiners, report_var, compute_err)
-        if blend_values is not None and len(indices) > 1:
-            self._apply_blend(output, blend_values)
         self.update_exposure_times(output)
         return output
 
     def _add_model(self, model, info, driz, err_driz, combiners):
         from photoncal.kernels.drizzle import resample_variance
-        from photoncal.wcs.pixmap import calc_pixmap
 
         from .utils import build_driz_weight, resample_range
 
@@ -468,14 +509,19 @@ class ResampleData:
             raise ValueError(f"{info.name}: resample needs 2-D images, got SCI of shape {data.shape}")
         dq = model.dq
         wcs = info.wcs
-        pixmap = calc_pixmap(wcs, self.output_wcs, data.shape, stepsize=self.pixmap_stepsize,
-                             order=self.pixmap_order)
+        pixmap = self._pixmap(wcs, data.shape)
         exp = model.meta.exposure
         exptime = exp.exposure_time
         tmeasure = exp.measurement_time if exp.measurement_time is not None else exptime
         var_rnoise = model.var_rnoise if _has_array(model, "var_rnoise") else None
         weight = build_driz_weight(dq, self.good_bits, self.weight_type, var_rnoise=var_rnoise, exptime=tmeasure,
                                    log=log, name=info.name)
+        # a NaN pixel never contributes, flagged DO_NOT_USE or not (inputs read
+        # from disk have not been through match_nans_and_flags)
+        invalid = ~np.isfinite(data)
+        if invalid.any():
+            weight[invalid] = 0.0
+            data = np.where(invalid, np.float32(0.0), data)
         level = model.meta.background.level
         if level is not None and not model.meta.background.subtracted:
             data = data - np.float32(level)
@@ -511,6 +557,18 @@ class ResampleData:
         image_weight = self._image_weight(resampled.get("var_rnoise"), tmeasure)
         for name, var in resampled.items():
             combiners[name].add(var, image_weight)
+
+    def _pixmap(self, wcs, shape):
+        """Pixel map of an input onto the output grid (the fast imaging path when it applies)."""
+        from photoncal.wcs.pixmap import calc_pixmap
+
+        if self.pixmap_stepsize <= 1:
+            from ._fast import imaging_pixmap
+
+            pixmap = imaging_pixmap(wcs, self.output_wcs, shape)
+            if pixmap is not None:
+                return pixmap
+        return calc_pixmap(wcs, self.output_wcs, shape, stepsize=self.pixmap_stepsize, order=self.pixmap_order)
 
     def _image_weight(self, resampled_rnoise, tmeasure):
         """Weight of one image in the variance combination (scalar or output-sized array)."""
@@ -604,36 +662,27 @@ class ResampleData:
         ra, dec = self.output_wcs(hx, hy, with_bounding_box=False)
         return s_region_from_footprint(np.column_stack([ra, dec]))
 
-    def _apply_blend(self, output, values):
-        for path, rule in _BLEND_RULES.items():
-            blended = _blend(values[path], rule)
-            if blended is not None:
-                try:
-                    output[path] = blended
-                except (ValueError, TypeError) as err:
-                    log.debug("Could not blend %s: %s", path, err)
-
     # ------------------------------------------------------------------
     # the seed's public helpers
     # ------------------------------------------------------------------
     def blend_output_metadata(self, output_model):
         """Blend the inputs' metadata into ``output_model`` (in place).
 
-        Times: earliest start, latest end, mean mid time; detector, module,
-        filter, pupil and channel become ``MULTIPLE`` when the inputs
-        differ; the rest is the first input's.  Exposure times are set by
-        :meth:`update_exposure_times`.
+        With :mod:`photoncal.model_blender` available, its schema rules and
+        HDRTAB table; otherwise the essential rules: earliest start, latest
+        end, mean mid time, and detector/module/filter/pupil/channel become
+        ``MULTIPLE`` when the inputs differ (the rest is the first
+        input's).  Exposure times are set by :meth:`update_exposure_times`.
         """
-        values = {path: [] for path in _BLEND_RULES}
+        blend = _MetadataBlend()
         for index in range(len(self._inputs)):
             model, close = self._inputs.open(index)
             try:
-                for path in _BLEND_RULES:
-                    values[path].append(_meta_value(model, path))
+                blend.accumulate(model)
             finally:
                 if close:
                     model.close()
-        self._apply_blend(output_model, values)
+        blend.finalize(output_model)
 
     def update_exposure_times(self, output_model):
         """Set the output's exposure times from its inputs (in place).
@@ -672,12 +721,12 @@ class ResampleData:
         image weight (inverse resampled read-noise variance, or the
         exposure time) and scaled by ``1 / pixel_scale_ratio^2``.
         """
-        from photoncal.kernels.drizzle import VarianceCombiner, resample_variance
-        from photoncal.wcs.pixmap import calc_pixmap
+        from photoncal.kernels.drizzle import resample_variance
 
+        from ._fast import VarianceAccumulator
         from .utils import build_driz_weight, resample_range
 
-        combiner = VarianceCombiner(self.output_shape)
+        combiner = VarianceAccumulator(self.output_shape)
         for index in range(len(self._inputs)):
             model, close = self._inputs.open(index)
             try:
@@ -686,8 +735,7 @@ class ResampleData:
                     log.debug("%s has no %s; skipped", info.name, name)
                     continue
                 var = getattr(model, name)
-                pixmap = calc_pixmap(info.wcs, self.output_wcs, var.shape, stepsize=self.pixmap_stepsize,
-                                     order=self.pixmap_order)
+                pixmap = self._pixmap(info.wcs, var.shape)
                 exp = model.meta.exposure
                 tmeasure = exp.measurement_time if exp.measurement_time is not None else exp.exposure_time
                 rn = model.var_rnoise if _has_array(model, "var_rnoise") else None

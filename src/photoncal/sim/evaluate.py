@@ -1,0 +1,253 @@
+"""Compare pipeline products with a simulation's truth.
+
+One place for the accuracy measures that the demo, the tests and the
+benchmarks report: count-rate bias and error honesty, the fraction of cosmic
+rays found, and the astrometric and photometric accuracy of a catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from photoncal import dqflags
+
+__all__ = [
+    "RateAccuracy",
+    "CosmicRayRecovery",
+    "CatalogAccuracy",
+    "robust_std",
+    "clean_pixel_mask",
+    "rate_accuracy",
+    "cosmic_ray_recovery",
+    "catalog_accuracy",
+]
+
+_BAD = dqflags.pixel["DO_NOT_USE"] | dqflags.pixel["SATURATED"] | dqflags.pixel["JUMP_DET"]
+
+
+def robust_std(values) -> float:
+    """1.4826 x the median absolute deviation: the standard deviation of a Gaussian core."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+@dataclass
+class RateAccuracy:
+    """Count-rate accuracy on clean pixels.
+
+    Attributes
+    ----------
+    n_pixels : int
+        Clean pixels compared.
+    median_relative_error : float
+        Median of (measured - true) / true.
+    normalized_scatter : float
+        Robust standard deviation of (measured - true) / ERR; 1 for honest errors.
+    """
+
+    n_pixels: int
+    median_relative_error: float
+    normalized_scatter: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def clean_pixel_mask(truth, dq=None) -> np.ndarray:
+    """Pixels with light, no cosmic ray, no saturation and (given ``dq``) no bad flag.
+
+    Parameters
+    ----------
+    truth : photoncal.sim.truth.Truth
+    dq : ndarray, optional
+        The product's DQ array (ny, nx).
+    """
+    rate = np.asarray(truth.rate)
+    mask = np.isfinite(rate) & (rate > 0)
+    if truth.saturated_group is not None:
+        mask &= np.all(np.asarray(truth.saturated_group) < 0, axis=0)
+    if truth.clipped_group is not None:
+        mask &= np.all(np.asarray(truth.clipped_group) < 0, axis=0)
+    crs = truth.cosmic_rays
+    if crs is not None and len(crs):
+        mask[np.asarray(crs["y"]), np.asarray(crs["x"])] = False
+    if dq is not None:
+        mask &= (np.asarray(dq) & _BAD) == 0
+    return mask
+
+
+def rate_accuracy(data, err, dq, truth, *, rate=None) -> RateAccuracy:
+    """Compare a ``_rate`` product's SCI/ERR with the true count rate.
+
+    Parameters
+    ----------
+    data, err, dq : ndarray (ny, nx)
+        The product's SCI (DN/s), ERR and DQ.
+    truth : Truth
+    rate : ndarray, optional
+        The true rate to compare with; default ``truth.rate``.
+    """
+    true = np.asarray(truth.rate if rate is None else rate, dtype=np.float64)
+    mask = clean_pixel_mask(truth, dq) & np.isfinite(data) & np.isfinite(err) & (err > 0)
+    measured = np.asarray(data, dtype=np.float64)[mask]
+    expected = true[mask]
+    sigma = np.asarray(err, dtype=np.float64)[mask]
+    if measured.size == 0:
+        return RateAccuracy(0, float("nan"), float("nan"))
+    return RateAccuracy(
+        n_pixels=int(measured.size),
+        median_relative_error=float(np.median((measured - expected) / expected)),
+        normalized_scatter=robust_std((measured - expected) / sigma),
+    )
+
+
+@dataclass
+class CosmicRayRecovery:
+    """Cosmic rays above a significance, and the fraction flagged."""
+
+    n_cosmic_rays: int
+    found_fraction: float
+    nsigma: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def cosmic_ray_recovery(jump_flags, truth, gain, readnoise, *, nsigma=10.0) -> CosmicRayRecovery:
+    """Fraction of the truth's cosmic rays above ``nsigma`` that were flagged.
+
+    A cosmic ray counts when it lands after the first group (a jump in group 0
+    is not detectable), in a pixel hit once and never saturated, and its charge
+    exceeds ``nsigma`` times the noise of one group difference (Poisson noise
+    of the true rate plus the CDS read noise, in electrons).
+
+    Parameters
+    ----------
+    jump_flags : ndarray of bool
+        Either (ny, nx) - e.g. ``rate.dq & JUMP_DET`` - or
+        (nints, ngroups, ny, nx) - ``groupdq & JUMP_DET`` of a ramp; the group
+        form requires the flag in the cosmic ray's own group.
+    truth : Truth
+    gain, readnoise : ndarray (ny, nx)
+        GAIN (e-/DN) and READNOISE (CDS, DN) reference arrays of the exposure.
+    """
+    crs = truth.cosmic_rays
+    if crs is None or len(crs) == 0:
+        return CosmicRayRecovery(0, float("nan"), nsigma)
+    y, x = np.asarray(crs["y"]), np.asarray(crs["x"])
+    group = np.asarray(crs["group"])
+    hits = np.zeros(np.shape(truth.rate), dtype=np.int32)
+    np.add.at(hits, (y, x), 1)
+    noise_e = np.sqrt(np.maximum(np.asarray(truth.rate)[y, x], 0) * truth.group_time * gain[y, x]
+                      + (readnoise[y, x] * gain[y, x]) ** 2)
+    unsaturated = np.ones(y.size, dtype=bool)
+    if truth.saturated_group is not None:
+        unsaturated = np.all(np.asarray(truth.saturated_group)[:, y, x] < 0, axis=0)
+    strong = (group >= 1) & (hits[y, x] == 1) & unsaturated & (np.asarray(crs["electrons"]) > nsigma * noise_e)
+    if not strong.any():
+        return CosmicRayRecovery(0, float("nan"), nsigma)
+    flags = np.asarray(jump_flags, dtype=bool)
+    if flags.ndim == 4:
+        found = flags[np.asarray(crs["integration"])[strong], group[strong], y[strong], x[strong]]
+    else:
+        found = flags[y[strong], x[strong]]
+    return CosmicRayRecovery(int(strong.sum()), float(found.mean()), nsigma)
+
+
+@dataclass
+class CatalogAccuracy:
+    """A source catalog against the truth catalog.
+
+    Attributes
+    ----------
+    n_truth : int
+        Truth sources inside the image and brighter than the 10-sigma limit.
+    completeness : float
+        Fraction of those matched.
+    astrometric_rms_mas : float
+        RMS separation of matched point sources (mas).
+    flux_ratio_median, flux_ratio_scatter : float
+        Median and robust scatter of measured / true flux for matched point
+        sources above the limit.
+    flux_limit_jy : float
+        The 10-sigma flux limit used.
+    """
+
+    n_truth: int
+    completeness: float
+    astrometric_rms_mas: float
+    flux_ratio_median: float
+    flux_ratio_scatter: float
+    flux_limit_jy: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def catalog_accuracy(catalog, truth_catalog, *, footprint=None, match_radius=0.1, nsigma=10.0,
+                     flux_column="aper_total_flux") -> CatalogAccuracy:
+    """Match a ``_cat`` table to the truth catalog on the sky.
+
+    Parameters
+    ----------
+    catalog : astropy.table.Table
+        The pipeline's catalog (``sky_centroid``, ``<flux_column>``,
+        ``<flux_column>_err``; fluxes in Jy).
+    truth_catalog : astropy.table.Table
+        ``ra``, ``dec`` (deg), ``flux`` (Jy), ``type`` ('point' / 'sersic').
+    footprint : callable, optional
+        ``footprint(ra, dec) -> bool array``: which truth sources lie on the
+        image (e.g. through the mosaic's WCS); default all.
+    match_radius : float
+        Arcsec.
+    nsigma : float
+        Significance of the limit (the flux where the catalog's flux/error
+        reaches ``nsigma``, interpolated over its sources).
+    """
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    flux = np.asarray(_value(catalog[flux_column]), dtype=np.float64)
+    flux_err = np.asarray(_value(catalog[f"{flux_column}_err"]), dtype=np.float64)
+    sky = catalog["sky_centroid"]
+    ok = np.isfinite(flux) & np.isfinite(flux_err) & (flux_err > 0) & (flux > 0)
+    snr = np.where(ok, flux / np.where(ok, flux_err, 1.0), 0.0)
+    order = np.argsort(flux[ok])
+    # Smallest flux above which the catalog's sources are at least nsigma.
+    f_sorted, snr_sorted = flux[ok][order], snr[ok][order]
+    above = np.flatnonzero(snr_sorted >= nsigma)
+    limit = float(f_sorted[above[0]]) if above.size else float("inf")
+
+    t_ra = np.asarray(truth_catalog["ra"], dtype=np.float64)
+    t_dec = np.asarray(truth_catalog["dec"], dtype=np.float64)
+    t_flux = np.asarray(_value(truth_catalog["flux"]), dtype=np.float64)
+    t_point = np.asarray(truth_catalog["type"]).astype(str) == "point"
+    inside = np.ones(t_ra.size, dtype=bool) if footprint is None else np.asarray(footprint(t_ra, t_dec))
+    wanted = inside & (t_flux >= limit)
+    if not wanted.any() or not ok.any():
+        return CatalogAccuracy(int(wanted.sum()), float("nan"), float("nan"), float("nan"),
+                               float("nan"), limit)
+    truth_sky = SkyCoord(t_ra[wanted] * u.deg, t_dec[wanted] * u.deg)
+    measured_sky = SkyCoord(sky.ra[ok], sky.dec[ok])
+    index, separation, _ = truth_sky.match_to_catalog_sky(measured_sky)
+    matched = separation.arcsec <= match_radius
+    point = t_point[wanted] & matched
+    sep_mas = separation.to_value(u.mas)[point]
+    ratio = flux[ok][index[point]] / t_flux[wanted][point]
+    return CatalogAccuracy(
+        n_truth=int(wanted.sum()),
+        completeness=float(matched.mean()),
+        astrometric_rms_mas=float(np.sqrt(np.mean(sep_mas**2))) if sep_mas.size else float("nan"),
+        flux_ratio_median=float(np.median(ratio)) if ratio.size else float("nan"),
+        flux_ratio_scatter=robust_std(ratio),
+        flux_limit_jy=limit,
+    )
+
+
+def _value(column):
+    return getattr(column, "value", column)
