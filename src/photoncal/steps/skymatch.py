@@ -95,6 +95,12 @@ class SkyMatchStep(Step):
             groups.setdefault(gid, []).append(image)
             index_of[id(image)] = index
         items = [ims[0] if len(ims) == 1 else sm.SkyGroup(ims, id=gid) for gid, ims in groups.items()]
+        if "match" in self.skymethod and any(lazy.values()):
+            # pairwise overlaps: read each on-disk image once, not once per pair
+            for item in items:
+                for image in (item.images if isinstance(item, sm.SkyGroup) else [item]):
+                    if hasattr(image, "precompute"):
+                        image.precompute(stat, [other for other in items if other is not item])
         self.log.info("Sky matching %d image(s) in %d group(s) with skymethod=%r, skystat=%r",
                       len(container), len(items), self.skymethod, self.skystat)
         with warnings.catch_warnings(record=True) as caught:
@@ -233,6 +239,21 @@ def _disk_sky_image(image, container, index, dqbits, cache):
         @mask.setter
         def mask(self, value):
             pass
+
+        def precompute(self, stat, others):
+            """The statistics in the overlap with each of ``others``, from one read of the pixels."""
+            self._precomputed = {}
+            for other in others:
+                self._precomputed[id(other)] = SkyImage.calc_sky(self, stat, other, delta=False)
+
+        def calc_sky(self, stat, overlap=None, delta=True):
+            known = getattr(self, "_precomputed", {}).get(id(overlap)) if overlap is not None else None
+            if known is None:
+                return SkyImage.calc_sky(self, stat, overlap, delta)
+            value, npix, area = known
+            if value is not None and delta:
+                value -= self.sky
+            return value, npix, area
 
     out = DiskSkyImage(data=None, mask=None, wcs_inverse=image.wcs_inverse, polygon=image.polygon,
                        pixel_scale_deg=image.pixel_scale_deg, id=image.id, sky=image.sky,
