@@ -23,7 +23,10 @@ OUR_CLASS = {
     "persat": "PersistenceSatModel", "reset": "ResetModel", "rscd": "RSCDModel",
     "flat": "FlatModel", "area": "PixelAreaModel", "distortion": "DistortionModel",
     "filteroffset": "FilteroffsetModel", "drizpars": "DrizParsModel",
+    "abvegaoffset": "ABVegaOffsetModel",
 }
+APCORR_CLASS = {"NIRCAM": "NrcImgApcorrModel", "NIRISS": "NisImgApcorrModel",
+                "FGS": "FgsImgApcorrModel", "MIRI": "MirImgApcorrModel"}
 PHOTOM_CLASS = {"NIRCAM": "NircamPhotomModel", "NIRISS": "NirissPhotomModel",
                 "FGS": "FgsPhotomModel", "MIRI": "MiriImgPhotomModel"}
 # stdatamodels' names where they differ from ours; None: stdatamodels has no such model.
@@ -44,6 +47,8 @@ def _flatten(paths):
 def _class_name(reftype, instrument, path):
     if reftype == "photom":
         return PHOTOM_CLASS[instrument]
+    if reftype == "apcorr":
+        return APCORR_CLASS[instrument]
     if reftype == "dark":
         return "DarkMIRIModel" if instrument == "MIRI" else "DarkModel"
     return OUR_CLASS[reftype]
@@ -65,7 +70,7 @@ def refset(request, tmp_path_factory):
 def test_every_type_is_written(refset):
     (instrument, *_), _, paths = refset
     expected = {"mask", "saturation", "linearity", "dark", "gain", "readnoise", "ipc", "flat",
-                "photom", "area", "distortion", "drizpars"}
+                "photom", "area", "distortion", "drizpars", "apcorr", "abvegaoffset"}
     if instrument == "MIRI":
         expected |= {"reset", "rscd", "filteroffset"}
     else:

@@ -21,6 +21,7 @@ __all__ = [
     "GuiderRawModel",
     "GuiderCalModel",
     "TrapsFilledModel",
+    "SegmentationMapModel",
 ]
 
 
@@ -135,3 +136,9 @@ class TrapsFilledModel(DataModel):
     """Number of traps filled (persistence), one plane per trap family."""
 
     schema_url = "trapsfilled.schema.yaml"
+
+
+class SegmentationMapModel(DataModel):
+    """The segmentation map of a source catalog (``_segm``): ``data``, uint32 source labels."""
+
+    schema_url = "segmap.schema.yaml"

@@ -50,6 +50,12 @@ __all__ = [
     "PersistenceSatModel",
     "DistortionModel",
     "FilteroffsetModel",
+    "ApcorrModel",
+    "NrcImgApcorrModel",
+    "NisImgApcorrModel",
+    "MirImgApcorrModel",
+    "FgsImgApcorrModel",
+    "ABVegaOffsetModel",
 ]
 
 #: Keywords every reference file must carry (checked by ``validate()``).
@@ -306,6 +312,43 @@ class PersistenceSatModel(ReferenceFileModel):
     reftype = "PERSAT"
 
 
+class ApcorrModel(ReferenceFileModel):
+    """Aperture corrections (APCORR): ``apcorr_table``, one row per filter and encircled energy.
+
+    Columns ``eefraction``, ``radius`` (native pixels), ``apcorr``, ``skyin``,
+    ``skyout`` (background annulus radii, pixels), plus the selectors of the
+    instrument (``filter`` and ``pupil``; MIRI ``filter`` and ``subarray``;
+    FGS none).
+    """
+
+    schema_url = "apcorr.schema.yaml"
+    reftype = "APCORR"
+
+
+class NrcImgApcorrModel(ApcorrModel):
+    """NIRCam imaging APCORR (selectors ``filter``, ``pupil``)."""
+
+    schema_url = "nrcimg_apcorr.schema.yaml"
+
+
+class NisImgApcorrModel(ApcorrModel):
+    """NIRISS imaging APCORR (selectors ``filter``, ``pupil``)."""
+
+    schema_url = "nisimg_apcorr.schema.yaml"
+
+
+class MirImgApcorrModel(ApcorrModel):
+    """MIRI imaging APCORR (selectors ``filter``, ``subarray``)."""
+
+    schema_url = "mirimg_apcorr.schema.yaml"
+
+
+class FgsImgApcorrModel(ApcorrModel):
+    """FGS imaging APCORR (no selector columns)."""
+
+    schema_url = "fgsimg_apcorr.schema.yaml"
+
+
 class _AsdfReferenceModel(ReferenceFileModel):
     """Reference models stored as ASDF files (WCS reference types)."""
 
@@ -375,3 +418,21 @@ def _identity_dqdef_mask(dq_def, master):
             return None
         listed |= value
     return listed
+
+
+class ABVegaOffsetModel(_AsdfReferenceModel):
+    """AB to Vega magnitude offsets (ABVEGAOFFSET), an ASDF file.
+
+    ``abvega_offset`` is a table (an astropy Table, or a mapping of column
+    name to values) with the column ``abvega_offset`` (``m_AB - m_Vega``) and
+    the selectors ``filter`` and ``pupil`` (NIRCam, NIRISS), ``filter``
+    (MIRI) or ``detector`` (FGS).
+    """
+
+    schema_url = "abvegaoffset.schema.yaml"
+    reftype = "ABVEGAOFFSET"
+
+    def __init__(self, init=None, abvega_offset=None, **kwargs):
+        super().__init__(init=init, **kwargs)
+        if abvega_offset is not None:
+            self.abvega_offset = abvega_offset

@@ -35,7 +35,6 @@ _ALIASES = {
     "NisImgPhotomModel": "NirissPhotomModel",
     "FgsImgPhotomModel": "FgsPhotomModel",
     "MirImgPhotomModel": "MiriImgPhotomModel",
-    "SegmentationMapModel": "ImageModel",
 }
 
 _REFTYPES = {
@@ -59,6 +58,15 @@ _REFTYPES = {
     "PERSAT": "PersistenceSatModel",
     "DISTORTION": "DistortionModel",
     "FILTEROFFSET": "FilteroffsetModel",
+    "APCORR": "ApcorrModel",
+    "ABVEGAOFFSET": "ABVegaOffsetModel",
+}
+
+_APCORR_BY_INSTRUMENT = {
+    "NIRCAM": "NrcImgApcorrModel",
+    "NIRISS": "NisImgApcorrModel",
+    "FGS": "FgsImgApcorrModel",
+    "MIRI": "MirImgApcorrModel",
 }
 
 _PHOTOM_BY_INSTRUMENT = {
@@ -118,6 +126,8 @@ def guess_class(header, sci_shape, has_dq, has_sci2=False, model_type=None, name
         cname = _REFTYPES.get(reftype)
         if reftype == "PHOTOM":
             cname = _PHOTOM_BY_INSTRUMENT.get(str(instrument or "").upper(), cname)
+        if reftype == "APCORR":
+            cname = _APCORR_BY_INSTRUMENT.get(str(instrument or "").upper(), cname)
         if reftype == "DARK" and str(instrument or "").upper() == "MIRI" and ndim == 4:
             cname = "DarkMIRIModel"
         if cname:

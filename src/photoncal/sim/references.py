@@ -52,6 +52,9 @@ __all__ = [
     "MAX_FRAME_DARK_BYTES",
     "REFERENCE_TYPES",
     "ensure_reference_set",
+    "ensure_stage3_references",
+    "encircled_energy_radii",
+    "vega_ab_offset",
     "reference_path",
     "dark_frames_needed",
 ]
@@ -71,8 +74,11 @@ _PEDIGREE = "SIMULATION"
 REFERENCE_TYPES = (
     "mask", "saturation", "superbias", "linearity", "dark", "gain", "readnoise", "ipc",
     "trapdensity", "trappars", "persat", "reset", "rscd", "flat", "photom", "area",
-    "distortion", "filteroffset", "drizpars",
+    "distortion", "filteroffset", "drizpars", "apcorr", "abvegaoffset",
 )
+
+#: Encircled-energy fractions tabulated in the APCORR files.
+APCORR_EE_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 def _fmt_name(text: str) -> str:
@@ -81,7 +87,7 @@ def _fmt_name(text: str) -> str:
 
 def reference_path(directory, detector: str, reftype: str, qualifier: str | None = None) -> str:
     """The path of one file of the simulated set."""
-    ext = "asdf" if reftype in ("distortion", "filteroffset") else "fits"
+    ext = "asdf" if reftype in ("distortion", "filteroffset", "abvegaoffset") else "fits"
     name = f"photoncal_sim_v{REFERENCE_SET_VERSION}_{detector.lower()}_{reftype}"
     if qualifier:
         name += f"_{_fmt_name(qualifier)}"
@@ -322,6 +328,119 @@ def _write_drizpars(dm, det, path):
     return _write(model, path)
 
 
+def _pixel_scale_for(det: DetectorInfo, filt) -> float:
+    """Pixel scale (arcsec) of the detectors that see ``filt`` (NIRCam: SW or LW channel)."""
+    if det.instrument != "NIRCAM":
+        return det.pixel_scale
+    from photoncal.sim.instruments import DETECTORS
+
+    channel = "SHORT" if filt.pivot_um < 2.4 else "LONG"
+    return next(d.pixel_scale for d in DETECTORS.values()
+                if d.instrument == "NIRCAM" and d.channel == channel)
+
+
+def encircled_energy_radii(pivot_um: float, pixel_scale: float, fractions=APCORR_EE_FRACTIONS,
+                           n_phases: int = 8, seed: int = 0):
+    """Radii (pixels) enclosing ``fractions`` of a simulated point source in a resampled image.
+
+    The star is rendered exactly as the simulator renders sources
+    (:func:`photoncal.sim.psf.render_point_sources`: the PSF integrated over
+    each detector pixel) at random sub-pixel positions, moved by a random
+    sub-pixel shift with bilinear interpolation (what the square drizzle
+    kernel at ``pixfrac = 1`` does onto a grid of the same scale), and
+    measured with exact circular apertures, as the source catalog measures
+    it.  The encircled energy is averaged over ``n_phases`` such positions.
+    Returns ``(radii, truncation_radius)`` in pixels.
+    """
+    from scipy.ndimage import shift as nd_shift
+
+    from photoncal.sim.psf import airy_psf, render_point_sources
+
+    psf = airy_psf(pivot_um)
+    trunc = psf.truncation / pixel_scale
+    half = int(np.ceil(trunc)) + 6
+    size = 2 * half + 1
+    jac = np.array([[[pixel_scale, 0.0], [0.0, pixel_scale]]])
+    sub = 8  # exact apertures = integrals of the piecewise-constant image, sampled 8 x 8 per pixel
+    fine = (np.arange(size * sub) + 0.5) / sub - 0.5
+    edges = np.arange(0.0, 6.0 + 1e-9, 0.01)
+    rng = np.random.default_rng(seed)
+    curves = []
+    for _ in range(n_phases):
+        x0, y0 = half + rng.uniform(-0.5, 0.5, 2)
+        image = np.zeros((size, size))
+        render_point_sources(image, [x0], [y0], [1.0], jac, psf)
+        dx, dy = rng.uniform(-0.5, 0.5, 2)
+        moved = nd_shift(image, (dy, dx), order=1, mode="constant")
+        values = np.repeat(np.repeat(moved, sub, axis=0), sub, axis=1) / sub**2
+        radius = np.hypot(fine[None, :] - (x0 + dx), fine[:, None] - (y0 + dy))
+        ring, _ = np.histogram(radius, bins=edges, weights=values)
+        curves.append(np.concatenate([[0.0], np.cumsum(ring)]))
+    curve = np.mean(curves, axis=0)
+    radii = np.interp(np.asarray(fractions), curve, edges)
+    return radii, trunc
+
+
+def _write_apcorr(dm, det, path):
+    filters = FILTERS[det.instrument]
+    rows, fracs = [], np.asarray(APCORR_EE_FRACTIONS)
+    for f in filters.values():
+        radii, trunc = encircled_energy_radii(f.pivot_um, _pixel_scale_for(det, f))
+        # the background annulus lies beyond the PSF's truncation radius
+        skyin = float(np.ceil(trunc) + 2.0)
+        skyout = skyin + 8.0
+        for ee, r in zip(fracs, radii):
+            if det.instrument == "FGS":
+                rows.append((ee, r, 1.0 / ee, skyin, skyout))
+            elif det.instrument == "MIRI":
+                rows.extend((f.filter, s, ee, r, 1.0 / ee, skyin, skyout) for s in SUBARRAYS["MIRI"])
+            else:
+                rows.append((f.filter, f.pupil, ee, r, 1.0 / ee, skyin, skyout))
+    numbers = [("eefraction", "<f4"), ("radius", "<f4"), ("apcorr", "<f4"), ("skyin", "<f4"), ("skyout", "<f4")]
+    if det.instrument == "FGS":
+        cls, dtype = dm.reference.FgsImgApcorrModel, numbers
+    elif det.instrument == "MIRI":
+        cls, dtype = dm.reference.MirImgApcorrModel, [("filter", "S12"), ("subarray", "S15")] + numbers
+    elif det.instrument == "NIRISS":
+        cls, dtype = dm.reference.NisImgApcorrModel, [("filter", "S12"), ("pupil", "S15")] + numbers
+    else:
+        cls, dtype = dm.reference.NrcImgApcorrModel, [("filter", "S12"), ("pupil", "S15")] + numbers
+    model = cls()
+    model.apcorr_table = np.array(rows, dtype=dtype)
+    _common_meta(model, det, "apcorr",
+                 "Simulated aperture corrections: encircled energy of the simulated PSF in a resampled image")
+    model.meta.exposure.type = det.exp_type
+    return _write(model, path)
+
+
+def vega_ab_offset(pivot_um: float) -> float:
+    """``m_AB - m_Vega`` of the simulation: a smooth fit to Vega's AB magnitude (0.55 + 4.13 log10 lambda)."""
+    return float(0.55 + 4.13 * np.log10(pivot_um))
+
+
+def _write_abvegaoffset(dm, det, path):
+    from astropy.table import Table
+
+    filters = FILTERS[det.instrument]
+    if det.instrument == "FGS":
+        from photoncal.sim.instruments import DETECTORS
+
+        f = filters["N/A"]
+        names = [d.name for d in DETECTORS.values() if d.instrument == "FGS"]
+        table = Table({"detector": names, "abvega_offset": [vega_ab_offset(f.pivot_um)] * len(names)})
+    elif det.instrument == "MIRI":
+        table = Table({"filter": [f.filter for f in filters.values()],
+                       "abvega_offset": [vega_ab_offset(f.pivot_um) for f in filters.values()]})
+    else:
+        table = Table({"filter": [f.filter for f in filters.values()],
+                       "pupil": [f.pupil for f in filters.values()],
+                       "abvega_offset": [vega_ab_offset(f.pivot_um) for f in filters.values()]})
+    table["abvega_offset"] = table["abvega_offset"].astype(np.float32)
+    model = dm.reference.ABVegaOffsetModel(abvega_offset=table)
+    _common_meta(model, det, "abvegaoffset", "Simulated AB - Vega magnitude offsets")
+    return _write(model, path)
+
+
 def _write_rscd(dm, det, props, path):
     params = props.rscd_parameters
     subs = list(SUBARRAYS["MIRI"])
@@ -411,6 +530,28 @@ def _existing_dark_groups(path) -> int:
 
 
 # --------------------------------------------------------------------------
+
+
+def ensure_stage3_references(instrument: str | None, detector: str, *, directory=None,
+                             overwrite: bool = False) -> dict:
+    """Write only the references stage 3 uses (DRIZPARS, APCORR, ABVEGAOFFSET), if absent.
+
+    For calibrated simulated exposures (:mod:`photoncal.sim.calibrated`),
+    which need none of the detector-level set.  Returns reference type -> path.
+    """
+    from photoncal import datamodels as dm
+
+    det = get_detector(detector, instrument)
+    directory = os.fspath(default_reference_dir() if directory is None else directory)
+    os.makedirs(directory, exist_ok=True)
+    paths = {}
+    for reftype, writer in (("drizpars", _write_drizpars), ("apcorr", _write_apcorr),
+                            ("abvegaoffset", _write_abvegaoffset)):
+        path = reference_path(directory, det.name, reftype)
+        if overwrite or not os.path.exists(path):
+            writer(dm, det, path)
+        paths[reftype] = path
+    return paths
 
 
 def _remove_other_versions(directory, detector):
@@ -527,7 +668,8 @@ def ensure_reference_set(instrument: str | None, detector: str, *, subarray: str
         flats[filt.name] = path
     paths["flat"] = flats
 
-    for reftype, writer in (("distortion", _write_distortion), ("drizpars", _write_drizpars)):
+    for reftype, writer in (("distortion", _write_distortion), ("drizpars", _write_drizpars),
+                            ("apcorr", _write_apcorr), ("abvegaoffset", _write_abvegaoffset)):
         path = reference_path(directory, det.name, reftype)
         if need(path):
             writer(dm, det, path)

@@ -458,6 +458,7 @@ class Step:
 
         self._reference_files_used = []
         self._skip_reason = None
+        self._recorded_status = {}
         self._before_process()
         try:
             reason = self._skip_request()
@@ -546,6 +547,22 @@ class Step:
                 _set_meta(item, f"ref_file.{reftype}.name", recorded, self.log)
         return model
 
+    def record_status(self, model, status: str):
+        """Set this step's status keyword of one model to ``status`` and keep it.
+
+        For steps that decide per model (skymatch: an image whose sky could
+        not be found is SKIPPED while the others are COMPLETE): the
+        framework's final COMPLETE/SKIPPED pass leaves such models alone.
+        """
+        name = self.status_name()
+        if name:
+            _set_meta(model, f"cal_step.{name}", status, self.log)
+        recorded = getattr(self, "_recorded_status", None)
+        if recorded is None:
+            recorded = self._recorded_status = {}
+        recorded[id(model)] = status
+        return model
+
     def _run_hooks(self, kind: str, value):
         hooks = getattr(self, f"{kind}_hooks", None) or []
         if not hooks:
@@ -583,8 +600,9 @@ class Step:
     def _finalize_result(self, result):
         status = self.status_name()
         state = "SKIPPED" if self._skip_reason else "COMPLETE"
+        recorded = getattr(self, "_recorded_status", None) or {}
         for model in iter_models(result):
-            if status:
+            if status and id(model) not in recorded:
                 _set_meta(model, f"cal_step.{status}", state, self.log)
             for reftype, recorded in self._reference_files_used:
                 _set_meta(model, f"ref_file.{reftype}.name", recorded, self.log)
@@ -774,10 +792,14 @@ class Step:
         if not force and not self.save_results and not output_file:
             return None
         if is_container(model):
-            models = list(iter_models(model))
+            # one member at a time: an on-disk container opens each on access,
+            # so saving never holds more than one of them
+            members = getattr(model, "_members", model)  # a ModelContainer keeps paths or models there
+            nested = any(is_container(m) for m in members)
+            count = len(list(iter_models(model))) if nested else len(members)
             paths = []
-            for index, item in enumerate(models):
-                item_idx = index if (len(models) > 1 and self.output_use_index) else None
+            for index, item in enumerate(iter_models(model)):
+                item_idx = index if (count > 1 and self.output_use_index) else None
                 if output_file is None and not self.search_attr("output_file") and _model_filename(item):
                     # each member keeps its own name, as the established pipeline does
                     paths.append(self.save_model(item, suffix=suffix, output_file=None, force=True, ext=ext,
@@ -813,6 +835,16 @@ class Step:
             path = self.make_output_path()
             result.save(path)
             self.log.info("Saved result in %s", path)
+        elif hasattr(result, "colnames") and hasattr(result, "write"):
+            # a table result (source_catalog's _cat) is written as ECSV
+            path = self.make_output_path(ext=".ecsv")
+            directory = os.path.dirname(path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            result.write(path, format="ascii.ecsv", overwrite=True)
+            self.log.info("Saved table in %s", path)
+        elif result is None:
+            self.log.info("Step %s produced no result to save", self.name)
         else:
             self.log.warning("save_results is set but the result (%s) cannot be saved", type(result).__name__)
 

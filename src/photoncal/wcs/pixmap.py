@@ -10,13 +10,26 @@ low-level methods ``pixel_to_world_values`` / ``world_to_pixel_values``
 (e.g. ``astropy.wcs.WCS``); both must share world units.
 """
 
+import contextlib
+import hashlib
 import math
+import os
+import threading
 
 import numpy as np
 
-__all__ = ["calc_pixmap", "estimate_pixel_scale_ratio", "pixel_scale", "reproject"]
+__all__ = ["calc_pixmap", "estimate_pixel_scale_ratio", "pixel_scale", "reproject", "pixmap_cache",
+           "current_pixmap_cache"]
 
 _DEFAULT_CHUNK_PIXELS = 1 << 20  # bounds the temporaries of one WCS evaluation
+
+# Exact maps of large images are computed on a sparse grid with a bicubic
+# spline, then checked against the WCSs at the centre of every grid cell (the
+# points farthest from the evaluated ones); the spline is kept only if it
+# agrees there to _EXACT_TOLERANCE pixels, else every pixel is evaluated.
+_FAST_MIN_PIXELS = 1 << 18
+_FAST_STEP = 16
+_EXACT_TOLERANCE = 1e-7
 
 
 def _bounding_box_f(wcs):
@@ -55,6 +68,54 @@ def _map_points(wcs_from, wcs_to, x, y):
     return np.asarray(xt, dtype=np.float64), np.asarray(yt, dtype=np.float64)
 
 
+_CACHE = threading.local()
+
+
+@contextlib.contextmanager
+def pixmap_cache(directory):
+    """Reuse pixel maps computed inside the ``with`` block (kept as ``.npy`` files in ``directory``).
+
+    Stage 3 maps each exposure onto the same output grid three times
+    (resampling for outlier detection, blotting the median back, the final
+    mosaic); inside the block :func:`calc_pixmap` computes each distinct
+    map once and reads it back afterwards.  Maps are identified by the two
+    WCSs as they evaluate (a few pixels of each), the shape and the
+    options, so a changed WCS is never served a stale map.  Nested blocks
+    use the outermost directory.  Files are not removed: the caller owns
+    ``directory``.
+    """
+    if getattr(_CACHE, "directory", None) is not None:
+        yield _CACHE.directory
+        return
+    os.makedirs(directory, exist_ok=True)
+    _CACHE.directory = os.fspath(directory)
+    try:
+        yield _CACHE.directory
+    finally:
+        _CACHE.directory = None
+
+
+def current_pixmap_cache():
+    """The directory of the active :func:`pixmap_cache` block (None outside one)."""
+    return getattr(_CACHE, "directory", None)
+
+
+def _fingerprint(wcs_from, wcs_to, shape, disable_bbox, stepsize, order):
+    """A digest of what the pixel map depends on (the WCSs through sample evaluations)."""
+    ny, nx = shape
+    fx = np.array([0.0, nx - 1.0, 0.0, nx - 1.0, 0.5 * (nx - 1), 0.31 * nx, 0.77 * nx])
+    fy = np.array([0.0, 0.0, ny - 1.0, ny - 1.0, 0.5 * (ny - 1), 0.63 * ny, 0.21 * ny])
+    world = wcs_from.pixel_to_world_values(fx, fy)
+    back = wcs_to.world_to_pixel_values(*world)
+    to_world = wcs_to.pixel_to_world_values(fx, fy)
+    h = hashlib.sha256()
+    for arr in (*world, *back, *to_world):
+        h.update(np.round(np.nan_to_num(np.asarray(arr, dtype=np.float64), nan=-9e99), 10).tobytes())
+    h.update(repr((tuple(shape), disable_bbox, stepsize, order, _bounding_box_f(wcs_from),
+                   _bounding_box_f(wcs_to))).encode())
+    return h.hexdigest()[:32]
+
+
 def calc_pixmap(wcs_from, wcs_to, shape=None, disable_bbox="to", stepsize=1, order=1,
                 chunk_pixels=_DEFAULT_CHUNK_PIXELS):
     """Pixel map from the pixels of ``wcs_from`` to the grid of ``wcs_to``.
@@ -83,16 +144,40 @@ def calc_pixmap(wcs_from, wcs_to, shape=None, disable_bbox="to", stepsize=1, ord
     Returns
     -------
     ndarray (ny, nx, 2), float64
+
+    Inside a :func:`pixmap_cache` block a map computed before is read back.
     """
+    directory = getattr(_CACHE, "directory", None)
+    if directory is None:
+        return _compute_pixmap(wcs_from, wcs_to, shape, disable_bbox, stepsize, order, chunk_pixels)
+    if shape is None:
+        shape = _default_shape(wcs_from)
+    path = os.path.join(directory, f"pixmap_{_fingerprint(wcs_from, wcs_to, shape, disable_bbox, stepsize, order)}.npy")
+    if os.path.exists(path):
+        return np.load(path)
+    pixmap = _compute_pixmap(wcs_from, wcs_to, shape, disable_bbox, stepsize, order, chunk_pixels)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp.npy"
+    np.save(tmp, pixmap)
+    os.replace(tmp, path)
+    return pixmap
+
+
+def _default_shape(wcs_from):
+    shape = getattr(wcs_from, "array_shape", None)
+    bbox_from = _bounding_box_f(wcs_from)
+    if shape is None and bbox_from is not None and np.ndim(bbox_from) > 1:
+        shape = tuple(math.ceil(lim[1] + 0.5) for lim in bbox_from[::-1])
+    if shape is None:
+        raise ValueError("The 'from' WCS has neither array_shape nor a bounding box: pass 'shape'")
+    return shape
+
+
+def _compute_pixmap(wcs_from, wcs_to, shape, disable_bbox, stepsize, order, chunk_pixels):
     if disable_bbox not in ("to", "from", "both", "none"):
         raise ValueError(f"disable_bbox={disable_bbox!r}: expected 'to', 'from', 'both' or 'none'")
     bbox_from = _bounding_box_f(wcs_from)
     if shape is None:
-        shape = getattr(wcs_from, "array_shape", None)
-        if shape is None and bbox_from is not None and np.ndim(bbox_from) > 1:
-            shape = tuple(math.ceil(lim[1] + 0.5) for lim in bbox_from[::-1])
-    if shape is None:
-        raise ValueError("The 'from' WCS has neither array_shape nor a bounding box: pass 'shape'")
+        shape = _default_shape(wcs_from)
     ny, nx = (int(n) for n in shape)
 
     off = []
@@ -119,6 +204,11 @@ def calc_pixmap(wcs_from, wcs_to, shape=None, disable_bbox="to", stepsize=1, ord
                 raise ValueError(f"order={order}: the pixel-map spline order must be 1 or 3")
             if _sparse_pixmap(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax, stepsize, order):
                 return pixmap
+        elif (disable_bbox == "to" and width * height >= _FAST_MIN_PIXELS
+              and min(width, height) >= 4 * _FAST_STEP):
+            if (_sparse_pixmap(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax, _FAST_STEP, 3)
+                    and _agrees_with_wcs(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax)):
+                return pixmap
         rows_per_chunk = max(1, int(chunk_pixels) // max(nx, 1))
         x = np.arange(nx, dtype=np.float64)
         for r0 in range(0, ny, rows_per_chunk):
@@ -128,6 +218,20 @@ def calc_pixmap(wcs_from, wcs_to, shape=None, disable_bbox="to", stepsize=1, ord
             pixmap[r0:r1, :, 0] = xt
             pixmap[r0:r1, :, 1] = yt
     return pixmap
+
+
+def _agrees_with_wcs(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax):
+    """Whether an interpolated map matches the WCSs at every grid-cell centre (and the last row/column)."""
+    half = _FAST_STEP // 2
+    xs = np.unique(np.append(np.arange(xmin + half, xmax + 1, _FAST_STEP), xmax))
+    ys = np.unique(np.append(np.arange(ymin + half, ymax + 1, _FAST_STEP), ymax))
+    gx, gy = np.meshgrid(xs.astype(np.float64), ys.astype(np.float64))
+    xt, yt = _map_points(wcs_from, wcs_to, gx, gy)
+    if not (np.all(np.isfinite(xt)) and np.all(np.isfinite(yt))):
+        return False
+    sample = pixmap[np.ix_(ys, xs)]
+    error = max(np.max(np.abs(sample[..., 0] - xt)), np.max(np.abs(sample[..., 1] - yt)))
+    return bool(error <= _EXACT_TOLERANCE)
 
 
 def _sparse_pixmap(wcs_from, wcs_to, pixmap, xmin, xmax, ymin, ymax, stepsize, order):
