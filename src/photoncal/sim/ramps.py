@@ -1,0 +1,728 @@
+"""The one ramp simulator: up-the-ramp detector reads with a known truth.
+
+Every test, benchmark and the demo that needs raw ramps builds them here, so
+that ramp fitting, jump detection and the detector steps are all checked
+against the same physics.
+
+Time model
+----------
+The detector is reset at ``t = 0``; frame (read) number ``k`` (1-based) is
+read at ``t_k = k * frame_time``.  A group (JWST) or resultant (Roman) is the
+mean of the reads listed for it in ``read_pattern``.  Frames that no group
+lists (group gaps, dropped frames) still integrate charge; they are just not
+read out.  This is the convention of the established pipelines: the first
+group of a uniform JWST readout sits at ``((nframes + 1) / 2 + nskip) *
+frame_time`` and a Roman resultant at ``frame_time * mean(reads)``.
+
+Noise model
+-----------
+* Charge: the electrons that arrive between two reads are Poisson with mean
+  ``lam = rate * dt``.  Below :data:`POISSON_GAUSSIAN_MIN` (1000 e-) the draw
+  is exact: from a per-pixel Walker alias table for the single-frame
+  interval, and for longer intervals (group gaps) by CDF inversion below
+  :data:`POISSON_INVERSION_MAX` (10 e-) or Hormann's transformed rejection
+  (PTRS) above.  From 1000 e- on, the Gaussian approximation
+  ``round(N(lam, lam))`` is used (its neglected skewness is ``lam**-0.5`` <
+  3 %).
+* Read noise: ``read_noise`` is the Gaussian noise of one single-frame read
+  in DN.  A group of ``n`` reads therefore carries ``read_noise / sqrt(n)``.
+  In terms of the READNOISE reference files:
+
+  - JWST READNOISE holds the CDS noise (the noise of the difference of two
+    single-frame reads), so ``READNOISE = sqrt(2) * read_noise``; JWST ramp
+    fitting and jump detection use ``READNOISE / sqrt(2 * nframes)`` per
+    group.
+  - Roman READNOISE holds the single-read noise: ``READNOISE = read_noise``.
+
+Random numbers come from one xoshiro256+ stream per (integration, row),
+seeded from ``seed`` by splitmix64, so the result is the same whatever the
+number of threads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "POISSON_INVERSION_MAX",
+    "POISSON_GAUSSIAN_MIN",
+    "RampSimulation",
+    "jwst_read_pattern",
+    "read_pattern_times",
+    "random_cosmic_rays",
+    "simulate_ramps",
+]
+
+#: Expected counts below this are drawn by exact CDF inversion.
+POISSON_INVERSION_MAX = 10.0
+#: Expected counts at or above this are drawn from the Gaussian approximation.
+POISSON_GAUSSIAN_MIN = 1000.0
+# Large enough for the tabulated CDF of any mean below POISSON_GAUSSIAN_MIN.
+_POISSON_TABLE_SIZE = 2048
+
+_COSMIC_RAY_DTYPE = np.dtype(
+    [
+        ("integration", "<i4"),
+        ("frame", "<i4"),
+        ("y", "<i4"),
+        ("x", "<i4"),
+        ("electrons", "<f8"),
+        ("group", "<i4"),
+    ]
+)
+
+
+# ---------------------------------------------------------------------------
+# Read patterns
+# ---------------------------------------------------------------------------
+def jwst_read_pattern(nframes: int, groupgap: int, ngroups: int, nskip: int = 0) -> list[list[int]]:
+    """1-based frame numbers averaged into each group of a uniform JWST readout.
+
+    Parameters
+    ----------
+    nframes : int
+        Frames averaged per group (NFRAMES).
+    groupgap : int
+        Frames dropped between groups (GROUPGAP).
+    ngroups : int
+        Groups per integration (NGROUPS).
+    nskip : int, optional
+        Frames dropped at the start of the integration (DRPFRMS1).
+
+    Returns
+    -------
+    list of list of int
+        ``read_pattern[g]`` are the frames of group ``g``.
+    """
+    for name, value, minimum in (("nframes", nframes, 1), ("ngroups", ngroups, 1),
+                                 ("groupgap", groupgap, 0), ("nskip", nskip, 0)):
+        if int(value) != value or value < minimum:
+            raise ValueError(f"jwst_read_pattern: {name} must be an integer >= {minimum}, got {value!r}")
+    stride = nframes + groupgap
+    return [[nskip + g * stride + j + 1 for j in range(nframes)] for g in range(ngroups)]
+
+
+def read_pattern_times(read_pattern, frame_time: float) -> np.ndarray:
+    """Mean time (s after reset) of each group or resultant of ``read_pattern``."""
+    return np.array([frame_time * np.mean(reads) for reads in read_pattern], dtype=np.float64)
+
+
+def _validate_read_pattern(read_pattern) -> tuple[np.ndarray, np.ndarray]:
+    """Flatten a read pattern into (frames, group_start) arrays, checking it."""
+    if read_pattern is None or len(read_pattern) == 0:
+        raise ValueError("read_pattern must be a non-empty list of lists of 1-based frame numbers")
+    frames = []
+    starts = [0]
+    previous = 0
+    for g, reads in enumerate(read_pattern):
+        reads = [int(r) for r in reads]
+        if len(reads) == 0:
+            raise ValueError(f"read_pattern group {g} lists no frames")
+        for r in reads:
+            if r <= previous:
+                raise ValueError(
+                    "read_pattern frames must be 1-based and strictly increasing across groups; "
+                    f"group {g} has frame {r} after frame {previous}"
+                )
+            previous = r
+        frames.extend(reads)
+        starts.append(len(frames))
+    return np.asarray(frames, dtype=np.int64), np.asarray(starts, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------
+# Random numbers (per-row xoshiro256+ streams)
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _splitmix64(x):
+    x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = x
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x, z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def _seed_stream(state, seed, stream):
+    """Fill the 4-word xoshiro state for ``stream`` of ``seed``."""
+    x = np.uint64(seed) * np.uint64(0x632BE59BD9B4E019) + np.uint64(stream)
+    for i in range(4):
+        x, z = _splitmix64(x)
+        state[i] = z
+    if state[0] == 0 and state[1] == 0 and state[2] == 0 and state[3] == 0:
+        state[0] = np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@njit(cache=True, nogil=True)
+def _uniform(state):
+    """Uniform double in [0, 1) from xoshiro256+."""
+    result = state[0] + state[3]
+    t = state[1] << np.uint64(17)
+    state[2] ^= state[0]
+    state[3] ^= state[1]
+    state[1] ^= state[2]
+    state[0] ^= state[3]
+    state[2] ^= t
+    state[3] = _rotl(state[3], 45)
+    return float(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True)
+def _normal(state):
+    """Standard normal deviate (Marsaglia polar method, one of the pair)."""
+    while True:
+        u = 2.0 * _uniform(state) - 1.0
+        v = 2.0 * _uniform(state) - 1.0
+        s = u * u + v * v
+        if 0.0 < s < 1.0:
+            return u * math.sqrt(-2.0 * math.log(s) / s)
+
+
+@njit(cache=True, nogil=True)
+def _poisson(state, lam, exp_minus_lam):
+    """Poisson deviate with mean ``lam`` (``exp_minus_lam = exp(-lam)``)."""
+    if lam <= 0.0:
+        return 0.0
+    if lam < POISSON_INVERSION_MAX:
+        # CDF inversion: walk the cumulative distribution with one uniform.
+        u = _uniform(state)
+        p = exp_minus_lam
+        cdf = p
+        k = 0
+        while u > cdf and k < 200:
+            k += 1
+            p *= lam / k
+            cdf += p
+        return float(k)
+    if lam < POISSON_GAUSSIAN_MIN:
+        # Hormann (1993) transformed rejection with squeeze (PTRS).
+        slam = math.sqrt(lam)
+        loglam = math.log(lam)
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2.0)
+        while True:
+            u = _uniform(state) - 0.5
+            v = _uniform(state)
+            us = 0.5 - abs(u)
+            k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0.0 or (us < 0.013 and v > us):
+                continue
+            if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)) <= (
+                -lam + k * loglam - math.lgamma(k + 1.0)
+            ):
+                return k
+    k = math.floor(lam + math.sqrt(lam) * _normal(state) + 0.5)
+    return k if k > 0.0 else 0.0
+
+
+# ---------------------------------------------------------------------------
+# Kernel
+# ---------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _linearity_forward(coeffs, y, x, raw_signal):
+    """The LINEARITY correction polynomial: linear = sum_i c_i raw^i."""
+    ncoeffs = coeffs.shape[0]
+    value = 0.0
+    for i in range(ncoeffs - 1, -1, -1):
+        value = value * raw_signal + coeffs[i, y, x]
+    return value
+
+
+@njit(cache=True, nogil=True)
+def _linearity_inverse(coeffs, y, x, linear_signal, guess):
+    """Raw signal whose linearity correction is ``linear_signal`` (Newton)."""
+    ncoeffs = coeffs.shape[0]
+    raw = guess
+    for _ in range(50):
+        value = 0.0
+        slope = 0.0
+        for i in range(ncoeffs - 1, -1, -1):
+            slope = slope * raw + value
+            value = value * raw + coeffs[i, y, x]
+        if slope == 0.0 or not math.isfinite(slope):
+            return raw
+        step = (value - linear_signal) / slope
+        raw -= step
+        if abs(step) <= 1e-9 * (1.0 + abs(raw)):
+            break
+    return raw
+
+
+@njit(cache=True, nogil=True)
+def _build_poisson_alias(prob, alias, small, large, lam):
+    """Walker/Vose alias table of the Poisson distribution of mean ``lam``.
+
+    The support is cut where the probabilities fall below 1e-18 of the
+    mode's, so draws are exact to double precision.  Returns ``(k_lo, n)``:
+    table entry ``i`` stands for the count ``k_lo + i``.
+    """
+    mode = math.floor(lam)
+    p_mode = math.exp(-lam + mode * math.log(lam) - math.lgamma(mode + 1.0))
+    tiny = 1e-18 * p_mode
+    k_lo = mode
+    p = p_mode
+    while k_lo > 0 and p > tiny:
+        p *= k_lo / lam
+        k_lo -= 1
+    n = 0
+    total = 0.0
+    k = k_lo
+    while n < prob.shape[0]:
+        prob[n] = p
+        total += p
+        n += 1
+        k += 1
+        if k > mode and p < tiny:
+            break
+        p *= lam / k
+    # Vose's method: pair each under-full column with an over-full one.
+    nsmall = 0
+    nlarge = 0
+    scale = n / total
+    for i in range(n):
+        prob[i] *= scale
+        alias[i] = i
+        if prob[i] < 1.0:
+            small[nsmall] = i
+            nsmall += 1
+        else:
+            large[nlarge] = i
+            nlarge += 1
+    while nsmall > 0 and nlarge > 0:
+        nsmall -= 1
+        lo = small[nsmall]
+        nlarge -= 1
+        hi = large[nlarge]
+        alias[lo] = hi
+        prob[hi] = (prob[hi] + prob[lo]) - 1.0
+        if prob[hi] < 1.0:
+            small[nsmall] = hi
+            nsmall += 1
+        else:
+            large[nlarge] = hi
+            nlarge += 1
+    for j in range(nlarge):
+        prob[large[j]] = 1.0
+    for j in range(nsmall):
+        prob[small[j]] = 1.0
+    return int(k_lo), n
+
+
+@njit(cache=True, nogil=True)
+def _poisson_from_alias(state, prob, alias, k_lo, n):
+    """Exact Poisson deviate from an alias table (one uniform, no search)."""
+    x = _uniform(state) * n
+    i = int(x)
+    k = i if (x - i) < prob[i] else alias[i]
+    return float(k_lo + k)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _simulate_kernel(
+    out,
+    saturated_group,
+    rate,
+    gain,
+    read_noise,
+    bias,
+    coeffs,
+    use_nonlinearity,
+    saturation,
+    use_saturation,
+    frames,
+    group_start,
+    frame_time,
+    cr_row_offsets,
+    cr_x,
+    cr_frame,
+    cr_electrons,
+    poisson,
+    seed,
+):
+    nints, ngroups, ny, nx = out.shape
+    for job in prange(nints * ny):
+        integ = job // ny
+        y = job - integ * ny
+        state = np.empty(4, dtype=np.uint64)
+        _seed_stream(state, seed, job)
+        prob = np.empty(_POISSON_TABLE_SIZE, dtype=np.float64)
+        alias = np.empty(_POISSON_TABLE_SIZE, dtype=np.int32)
+        small = np.empty(_POISSON_TABLE_SIZE, dtype=np.int32)
+        large = np.empty(_POISSON_TABLE_SIZE, dtype=np.int32)
+        cr_pos = cr_row_offsets[job]
+        cr_end = cr_row_offsets[job + 1]
+        for x in range(nx):
+            pixel_rate = rate[y, x]
+            pixel_gain = gain[y, x]
+            pixel_bias = bias[y, x]
+            sigma_read = read_noise[y, x]
+            frame_lam = pixel_rate * frame_time
+            # One table per pixel: every single-frame interval has the same mean.
+            use_table = poisson and 0.0 < frame_lam < POISSON_GAUSSIAN_MIN
+            if use_table:
+                k_lo, ntable = _build_poisson_alias(prob, alias, small, large, frame_lam)
+            else:
+                k_lo, ntable = 0, 0
+            if use_saturation:
+                raw_sat = saturation[y, x]
+                if use_nonlinearity:
+                    linear_sat = _linearity_forward(coeffs, y, x, raw_sat - pixel_bias)
+                else:
+                    linear_sat = raw_sat - pixel_bias
+            else:
+                raw_sat = np.inf
+                linear_sat = np.inf
+            charge = 0.0
+            previous_frame = 0
+            first_saturated = -1
+            raw_guess = 0.0
+            for g in range(ngroups):
+                linear_sum = 0.0
+                nclipped = 0
+                nreads = group_start[g + 1] - group_start[g]
+                for r in range(group_start[g], group_start[g + 1]):
+                    frame = frames[r]
+                    nnew = frame - previous_frame
+                    if poisson:
+                        if use_table and nnew <= 16:
+                            # Sum of single-frame draws: cheaper than one general draw.
+                            for _ in range(nnew):
+                                charge += _poisson_from_alias(state, prob, alias, k_lo, ntable)
+                        else:
+                            lam = frame_lam * nnew
+                            charge += _poisson(state, lam, math.exp(-lam) if lam < POISSON_INVERSION_MAX else 0.0)
+                    else:
+                        charge += frame_lam * nnew
+                    # Cosmic rays arrive just before the read of their frame.
+                    while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= frame:
+                        charge += cr_electrons[cr_pos]
+                        cr_pos += 1
+                    previous_frame = frame
+                    linear = charge / pixel_gain
+                    if linear >= linear_sat:
+                        linear = linear_sat
+                        nclipped += 1
+                    linear_sum += linear
+                linear_mean = linear_sum / nreads
+                if nclipped > 0 and first_saturated < 0:
+                    first_saturated = g
+                if nclipped == nreads:
+                    out[integ, g, y, x] = raw_sat
+                    continue
+                if use_nonlinearity:
+                    raw_guess = _linearity_inverse(coeffs, y, x, linear_mean, raw_guess)
+                    raw = pixel_bias + raw_guess
+                else:
+                    raw = pixel_bias + linear_mean
+                if sigma_read > 0.0:
+                    raw += sigma_read / math.sqrt(nreads) * _normal(state)
+                if raw > raw_sat:
+                    raw = raw_sat
+                out[integ, g, y, x] = raw
+            # Charge beyond the last read never reaches the data; skip its CRs.
+            while cr_pos < cr_end and cr_x[cr_pos] == x:
+                cr_pos += 1
+            saturated_group[integ, y, x] = first_saturated
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+@dataclass
+class RampSimulation:
+    """Simulated ramps and the truth they were made from.
+
+    Attributes
+    ----------
+    data : ndarray of float32, (nints, ngroups, ny, nx)
+        Raw group/resultant values in DN (bias + signal + noise), not
+        quantised.
+    saturated_group : ndarray of int16, (nints, ny, nx)
+        Index of the first group containing a read that reached
+        ``saturation`` (its value is biased low), or -1.  Groups whose reads
+        are all saturated hold exactly the saturation level.
+    cosmic_rays : structured ndarray
+        One row per input cosmic ray: ``integration`` (0-based), ``frame``
+        (1-based), ``y``, ``x``, ``electrons`` and ``group``: the 0-based
+        index of the first group whose value contains the charge (the group
+        a jump detector should flag), -1 if it arrives after the last read.
+    rate, gain, read_noise, bias : ndarray, (ny, nx)
+        The inputs, broadcast to full arrays (float64).
+    nonlinearity, saturation : ndarray or None
+        The inputs.
+    frame_time : float
+    read_pattern : list of list of int
+    nints : int
+    poisson : bool
+    seed : int
+    """
+
+    data: np.ndarray
+    saturated_group: np.ndarray
+    cosmic_rays: np.ndarray
+    rate: np.ndarray
+    gain: np.ndarray
+    read_noise: np.ndarray
+    bias: np.ndarray
+    nonlinearity: np.ndarray | None
+    saturation: np.ndarray | None
+    frame_time: float
+    read_pattern: list = field(default_factory=list)
+    nints: int = 1
+    poisson: bool = True
+    seed: int = 0
+
+    @property
+    def group_times(self) -> np.ndarray:
+        """Mean time (s after reset) of each group or resultant."""
+        return read_pattern_times(self.read_pattern, self.frame_time)
+
+    @property
+    def slope(self) -> np.ndarray:
+        """True count rate in DN/s (``rate / gain``), what ramp fitting should find."""
+        return self.rate / self.gain
+
+
+def _as_plane(value, shape, name, dtype=np.float64):
+    arr = np.asarray(value, dtype=dtype)
+    if arr.ndim == 0:
+        return np.full(shape, arr, dtype=dtype)
+    if arr.shape != shape:
+        raise ValueError(f"simulate_ramps: {name} must be a scalar or have shape {shape}, got {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def _prepare_cosmic_rays(cosmic_rays, nints, ny, nx, frames, group_start):
+    """Sort cosmic rays by (integration, y, x, frame) and index them by row."""
+    if cosmic_rays is None or len(cosmic_rays) == 0:
+        table = np.zeros(0, dtype=_COSMIC_RAY_DTYPE)
+    else:
+        if isinstance(cosmic_rays, np.ndarray) and cosmic_rays.dtype.names:
+            cols = [np.asarray(cosmic_rays[n]) for n in ("integration", "frame", "y", "x", "electrons")]
+        else:
+            arr = np.asarray(cosmic_rays, dtype=np.float64)
+            if arr.ndim != 2 or arr.shape[1] != 5:
+                raise ValueError(
+                    "simulate_ramps: cosmic_rays must be an (N, 5) array of "
+                    f"(integration, frame, y, x, electrons), got shape {arr.shape}"
+                )
+            cols = [arr[:, i] for i in range(5)]
+        table = np.zeros(len(cols[0]), dtype=_COSMIC_RAY_DTYPE)
+        for name, col in zip(("integration", "frame", "y", "x", "electrons"), cols):
+            table[name] = col
+        for name, upper in (("integration", nints), ("y", ny), ("x", nx)):
+            bad = (table[name] < 0) | (table[name] >= upper)
+            if np.any(bad):
+                raise ValueError(
+                    f"simulate_ramps: cosmic_rays {name} must lie in [0, {upper}); "
+                    f"got {table[name][bad][0]}"
+                )
+        if np.any(table["frame"] < 1):
+            raise ValueError("simulate_ramps: cosmic_rays frame numbers are 1-based (>= 1)")
+    # The group whose reads first include the charge: the first read frame >= frame.
+    first_read = frames[group_start[:-1]]
+    last_read = frames[group_start[1:] - 1]
+    group = np.searchsorted(last_read, table["frame"], side="left")
+    group = np.where(group < len(first_read), group, -1)
+    table["group"] = group
+    order = np.lexsort((table["frame"], table["x"], table["y"], table["integration"]))
+    table = table[order]
+    row_index = table["integration"].astype(np.int64) * ny + table["y"]
+    offsets = np.searchsorted(row_index, np.arange(nints * ny + 1), side="left").astype(np.int64)
+    return table, offsets
+
+
+def simulate_ramps(
+    rate,
+    *,
+    frame_time,
+    read_pattern,
+    nints=1,
+    gain=1.0,
+    read_noise=0.0,
+    bias=None,
+    nonlinearity=None,
+    saturation=None,
+    cosmic_rays=None,
+    poisson=True,
+    seed=0,
+) -> RampSimulation:
+    """Simulate up-the-ramp reads of a detector with a known truth.
+
+    Parameters
+    ----------
+    rate : array_like, (ny, nx)
+        Charge rate in electrons/s (scene + dark current, IPC already applied
+        by the caller).  Must be >= 0 when ``poisson`` is True.
+    frame_time : float
+        Time between frames (reads) in seconds (TFRAME / Roman FRAME_TIME).
+    read_pattern : list of list of int
+        1-based frame numbers averaged into each group/resultant, strictly
+        increasing (:func:`jwst_read_pattern` for JWST, the MA table for
+        Roman).
+    nints : int, optional
+        Number of integrations (each starts from a reset).
+    gain : float or array_like (ny, nx), optional
+        e-/DN.
+    read_noise : float or array_like (ny, nx), optional
+        Gaussian noise of one single-frame read in DN.  JWST READNOISE
+        (CDS) = ``sqrt(2) * read_noise``; Roman READNOISE = ``read_noise``.
+    bias : array_like (ny, nx), optional
+        DN added to every read.
+    nonlinearity : array_like (ncoeffs, ny, nx), optional
+        LINEARITY reference coefficients ``c_i`` of the correction
+        ``linear = sum_i c_i * raw**i`` (``raw`` bias-subtracted DN).  Each
+        group's mean linear signal is mapped through the exact (Newton)
+        inverse, so the linearity correction returns the linear signal.
+    saturation : array_like (ny, nx), optional
+        Raw level (bias + signal, DN) at which reads clip.
+    cosmic_rays : array_like (N, 5) or structured array, optional
+        Rows of ``(integration, frame, y, x, electrons)``; ``integration`` is
+        0-based, ``frame`` is the 1-based frame before whose read the charge
+        arrives.
+    poisson : bool, optional
+        Draw Poisson charge (True) or accumulate the expectation exactly.
+    seed : int, optional
+        Seed; the same seed gives the same ramps whatever the thread count.
+
+    Returns
+    -------
+    RampSimulation
+    """
+    rate = np.asarray(rate, dtype=np.float64)
+    if rate.ndim != 2:
+        raise ValueError(f"simulate_ramps: rate must be a 2-D (ny, nx) array, got shape {rate.shape}")
+    shape = rate.shape
+    ny, nx = shape
+    if not np.all(np.isfinite(rate)):
+        raise ValueError("simulate_ramps: rate contains NaN or infinite values")
+    if poisson and np.any(rate < 0):
+        raise ValueError("simulate_ramps: rate must be >= 0 electrons/s when poisson=True")
+    if not (frame_time > 0):
+        raise ValueError(f"simulate_ramps: frame_time must be > 0 s, got {frame_time!r}")
+    nints = int(nints)
+    if nints < 1:
+        raise ValueError(f"simulate_ramps: nints must be >= 1, got {nints}")
+    frames, group_start = _validate_read_pattern(read_pattern)
+    ngroups = len(group_start) - 1
+
+    gain2d = _as_plane(gain, shape, "gain")
+    if np.any(~np.isfinite(gain2d) | (gain2d <= 0)):
+        raise ValueError("simulate_ramps: gain must be finite and > 0 e-/DN everywhere")
+    read_noise2d = _as_plane(read_noise, shape, "read_noise")
+    if np.any(~np.isfinite(read_noise2d) | (read_noise2d < 0)):
+        raise ValueError("simulate_ramps: read_noise must be finite and >= 0 DN")
+    bias2d = _as_plane(0.0 if bias is None else bias, shape, "bias")
+
+    if nonlinearity is not None:
+        coeffs = np.ascontiguousarray(np.asarray(nonlinearity, dtype=np.float64))
+        if coeffs.ndim != 3 or coeffs.shape[1:] != shape or coeffs.shape[0] < 2:
+            raise ValueError(
+                f"simulate_ramps: nonlinearity must have shape (ncoeffs >= 2, {ny}, {nx}), got {coeffs.shape}"
+            )
+        if not np.all(np.isfinite(coeffs)):
+            raise ValueError("simulate_ramps: nonlinearity coefficients must be finite")
+    else:
+        coeffs = np.zeros((1, 1, 1), dtype=np.float64)
+    if saturation is not None:
+        saturation2d = _as_plane(saturation, shape, "saturation")
+    else:
+        saturation2d = np.zeros((1, 1), dtype=np.float64)
+
+    table, offsets = _prepare_cosmic_rays(cosmic_rays, nints, ny, nx, frames, group_start)
+
+    data = np.empty((nints, ngroups, ny, nx), dtype=np.float32)
+    saturated_group = np.empty((nints, ny, nx), dtype=np.int16)
+    _simulate_kernel(
+        data,
+        saturated_group,
+        rate,
+        gain2d,
+        read_noise2d,
+        bias2d,
+        coeffs,
+        nonlinearity is not None,
+        saturation2d,
+        saturation is not None,
+        frames,
+        group_start,
+        float(frame_time),
+        offsets,
+        table["x"].astype(np.int64),
+        table["frame"].astype(np.int64),
+        table["electrons"].astype(np.float64),
+        bool(poisson),
+        np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF),
+    )
+    return RampSimulation(
+        data=data,
+        saturated_group=saturated_group,
+        cosmic_rays=table,
+        rate=rate,
+        gain=gain2d,
+        read_noise=read_noise2d,
+        bias=bias2d,
+        nonlinearity=None if nonlinearity is None else coeffs,
+        saturation=None if saturation is None else saturation2d,
+        frame_time=float(frame_time),
+        read_pattern=[list(map(int, reads)) for reads in read_pattern],
+        nints=nints,
+        poisson=bool(poisson),
+        seed=int(seed),
+    )
+
+
+def random_cosmic_rays(
+    shape,
+    *,
+    nints,
+    last_frame,
+    hits_per_pixel,
+    electrons_min=1.0e3,
+    electrons_max=1.0e5,
+    seed=0,
+) -> np.ndarray:
+    """Draw random cosmic-ray hits for :func:`simulate_ramps`.
+
+    Parameters
+    ----------
+    shape : (ny, nx)
+        Detector shape.
+    nints : int
+        Number of integrations.
+    last_frame : int
+        Hits land uniformly on frames ``2 .. last_frame`` (1-based).
+    hits_per_pixel : float
+        Expected hits per pixel per integration.
+    electrons_min, electrons_max : float
+        Charge is log-uniform between these.
+    seed : int
+
+    Returns
+    -------
+    ndarray (N, 5)
+        Rows of ``(integration, frame, y, x, electrons)``.
+    """
+    rng = np.random.default_rng(seed)
+    ny, nx = shape
+    n = rng.poisson(hits_per_pixel * ny * nx * nints)
+    out = np.empty((n, 5), dtype=np.float64)
+    out[:, 0] = rng.integers(0, nints, n)
+    out[:, 1] = rng.integers(2, max(int(last_frame), 2) + 1, n)
+    out[:, 2] = rng.integers(0, ny, n)
+    out[:, 3] = rng.integers(0, nx, n)
+    out[:, 4] = np.exp(rng.uniform(np.log(electrons_min), np.log(electrons_max), n))
+    return out
