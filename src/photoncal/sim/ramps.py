@@ -340,6 +340,7 @@ def _simulate_kernel(
     bias,
     coeffs,
     use_nonlinearity,
+    per_read,
     saturation,
     use_saturation,
     frames,
@@ -415,14 +416,21 @@ def _simulate_kernel(
                     if linear >= linear_sat:
                         linear = linear_sat
                         nclipped += 1
-                    linear_sum += linear
+                    if per_read:
+                        # Each read is non-linear; the resultant averages the raw reads.
+                        raw_guess = _linearity_inverse(coeffs, y, x, linear, raw_guess)
+                        linear_sum += raw_guess
+                    else:
+                        linear_sum += linear
                 linear_mean = linear_sum / nreads
                 if nclipped > 0 and first_saturated < 0:
                     first_saturated = g
                 if nclipped == nreads:
                     out[integ, g, y, x] = raw_sat
                     continue
-                if use_nonlinearity:
+                if per_read:
+                    raw = pixel_bias + linear_mean
+                elif use_nonlinearity:
                     raw_guess = _linearity_inverse(coeffs, y, x, linear_mean, raw_guess)
                     raw = pixel_bias + raw_guess
                 else:
@@ -559,6 +567,7 @@ def simulate_ramps(
     cosmic_rays=None,
     poisson=True,
     seed=0,
+    nonlinearity_per_read=False,
 ) -> RampSimulation:
     """Simulate up-the-ramp reads of a detector with a known truth.
 
@@ -597,6 +606,11 @@ def simulate_ramps(
         Draw Poisson charge (True) or accumulate the expectation exactly.
     seed : int, optional
         Seed; the same seed gives the same ramps whatever the thread count.
+    nonlinearity_per_read : bool, optional
+        Apply the non-linearity to every read and average the raw reads
+        into the group (the physics of multi-read Roman resultants, what a
+        frame-level linearity correction models) instead of to the group's
+        mean linear signal (default, exact for the classic correction).
 
     Returns
     -------
@@ -655,6 +669,7 @@ def simulate_ramps(
         bias2d,
         coeffs,
         nonlinearity is not None,
+        bool(nonlinearity_per_read) and nonlinearity is not None,
         saturation2d,
         saturation is not None,
         frames,
