@@ -621,7 +621,7 @@ def write_roman_asdf(target, tag: str, tree: dict, extra: dict | None = None, so
                 return slot
             return _TaggedScalar(_TIME_TAG, _time_text(value))
         if isinstance(value, dict):
-            return {str(k): convert(v) for k, v in value.items() if v is not None}
+            return {str(k): convert(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [convert(v) for v in value]
         if isinstance(value, np.generic):

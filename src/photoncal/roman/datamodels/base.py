@@ -31,6 +31,9 @@ __all__ = ["RomanDataModel", "fill_required"]
 
 #: Values the Roman schema accepts for ``meta.origin`` of exposures.
 _ROMAN_ORIGINS = ("STSCI", "STSCI/SOC", "IPAC/SSC")
+#: photoncal's own metadata of Roman files, stored beside the ``roman`` tree:
+#: ``subarray`` names the size of a small simulated detector (reference selection).
+_PHOTONCAL_META = ("subarray",)
 
 
 def _default_of(node):
@@ -162,8 +165,13 @@ class RomanDataModel(DataModel):
 
         instance = lazy(parsed.tree)
         marker = parsed.extra.get("photoncal")
-        if isinstance(marker, dict) and marker.get("origin"):
-            instance.setdefault("meta", {})["origin"] = str(marker["origin"])
+        if isinstance(marker, dict):
+            meta = instance.setdefault("meta", {})
+            if marker.get("origin"):
+                meta["origin"] = str(marker["origin"])
+            for key in _PHOTONCAL_META:
+                if isinstance(marker.get(key), dict):
+                    meta[key] = dict(marker[key])
         if parsed.tag and self.tag and not parsed.tag.startswith(self.tag.rsplit("-", 1)[0] + "-"):
             kind = parsed.tag[len(ROMAN_TAG_PREFIX):] if parsed.tag.startswith(ROMAN_TAG_PREFIX) else parsed.tag
             raise DataModelError(
@@ -210,10 +218,13 @@ class RomanDataModel(DataModel):
         fill_required(self._schema, tree, shape_hint=shape if shape is not None and len(shape) == 2 else None)
         _times(self._schema.get("properties", {}).get("meta", {}), meta)
         extra = {}
+        for key in _PHOTONCAL_META:
+            if isinstance(meta.get(key), dict):
+                extra.setdefault("photoncal", {})[key] = meta.pop(key)
         origin = meta.get("origin")
         meta_schema = self._schema.get("properties", {}).get("meta", {})
         if "reftype" not in meta_schema.get("properties", {}) and origin not in _ROMAN_ORIGINS:
-            extra["photoncal"] = {"origin": str(origin)}
+            extra.setdefault("photoncal", {})["origin"] = str(origin)
             meta["origin"] = "STSCI/SOC"
         return tree, extra
 
