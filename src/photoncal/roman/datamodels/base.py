@@ -47,6 +47,14 @@ def _default_of(node):
     return None
 
 
+def _allows_null(node):
+    if not isinstance(node, dict):
+        return False
+    if node.get("type") == "null":
+        return True
+    return any(_allows_null(sub) for sub in node.get("anyOf", []) + node.get("oneOf", []))
+
+
 def fill_required(schema: dict, tree: dict, shape_hint=None) -> dict:
     """Add every missing required field of ``schema`` to ``tree`` (in place).
 
@@ -61,6 +69,8 @@ def fill_required(schema: dict, tree: dict, shape_hint=None) -> dict:
     for name in schema.get("required", []):
         sub = props.get(name)
         if tree.get(name) is None:
+            if name in tree and _allows_null(sub):
+                continue
             if is_array_schema(sub or {}):
                 dtype = datatype_to_dtype(sub["datatype"])
                 ndim = sub.get("ndim", 2)
@@ -71,6 +81,8 @@ def fill_required(schema: dict, tree: dict, shape_hint=None) -> dict:
                 continue
             value = _default_of(sub)
             if value is None:
+                if _allows_null(sub):
+                    tree[name] = None
                 continue
             tree[name] = value
     for name, sub in props.items():
