@@ -352,10 +352,11 @@ def _inverse_linearity(coeffs, bias, saturation):
     # Fit in blocks of rows over linear signals from 0 to the full well.
     samples = 24
     fraction = np.linspace(0.0, 1.0, samples)
-    for y0 in range(0, ny, 256):
-        c = coeffs[:, y0:y0 + 256].astype(np.float64)
-        b = bias[y0:y0 + 256].astype(np.float64)
-        top = (saturation[y0:y0 + 256].astype(np.float64) - b) * 1.05
+    block = 16
+    for y0 in range(0, ny, block):
+        c = coeffs[:, y0:y0 + block].astype(np.float64)
+        b = bias[y0:y0 + block].astype(np.float64)
+        top = (saturation[y0:y0 + block].astype(np.float64) - b) * 1.05
         raw = fraction[:, None, None] * top[None]                 # raw above bias
         linear = np.zeros_like(raw)
         for i in range(c.shape[0] - 1, -1, -1):
@@ -370,7 +371,7 @@ def _inverse_linearity(coeffs, bias, saturation):
         rhs = design.swapaxes(-1, -2) @ target
         sol = np.linalg.solve(gram, rhs)[..., 0]                     # (rows, nx, ncoef)
         for k in range(ncoef):
-            out[k, y0:y0 + 256] = (sol[..., k] / scale**k).astype(np.float32)
+            out[k, y0:y0 + block] = (sol[..., k] / scale**k).astype(np.float32)
     return out
 
 

@@ -37,7 +37,7 @@ def roman_catalog(table, jy_per_unit):
 
     for new, old in _RENAME[:3]:
         out[new] = plain(table[old])
-    if "sky_centroid" in names and table["sky_centroid"].dtype != object:
+    if "sky_centroid" in names and hasattr(table["sky_centroid"], "ra"):
         sky = table["sky_centroid"]
         out["ra_centroid"] = np.asarray(sky.ra.deg, dtype=np.float64) * u.deg
         out["dec_centroid"] = np.asarray(sky.dec.deg, dtype=np.float64) * u.deg
