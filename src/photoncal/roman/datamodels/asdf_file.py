@@ -34,7 +34,7 @@ import numpy as np
 from photoncal.datamodels.errors import DataModelError
 
 __all__ = ["ROMAN_TAG_PREFIX", "RomanAsdf", "read_roman_asdf", "write_roman_asdf", "DeferredAsdfValue",
-           "BlockArray"]
+           "BlockArray", "CompressedBlockArray"]
 
 ROMAN_TAG_PREFIX = "asdf://stsci.edu/datamodels/roman/tags/"
 _CORE = "tag:stsci.edu:asdf/core/"
@@ -149,6 +149,14 @@ def _loader():
                 if isinstance(node, yaml.SequenceNode):  # inline data without a mapping
                     return _NDArrayNode({"data": loader.construct_sequence(node, deep=True)})
                 return _NDArrayNode(loader.construct_mapping(node, deep=True))
+            if tag.startswith(_CORE + "complex-") and isinstance(node, yaml.ScalarNode):
+                text = loader.construct_scalar(node).strip()
+                if text[-1:] in ("i", "I", "J"):  # the imaginary unit may be any of i, I, j, J
+                    text = text[:-1] + "j"
+                try:
+                    return complex(text)
+                except ValueError:
+                    return _Deferred(tag)
             if tag.startswith(_TIME):
                 if isinstance(node, yaml.MappingNode):
                     return _TimeNode(loader.construct_mapping(node, deep=True))
@@ -373,7 +381,9 @@ def read_roman_asdf(source, name=None) -> RomanAsdf:
                                      f"the file has {len(blocks)}")
             offset, _used, compression = blocks[node.source]
             if compression not in (b"\0\0\0\0", b"    "):
-                return DeferredAsdfValue(deferred, keys)
+                # Compressed (roman_datamodels writes lz4): asdf decompresses it when first used.
+                return CompressedBlockArray(deferred, keys, node.dtype(), node.shape,
+                                            f"{name}[{'.'.join(map(str, keys))}]")
             return BlockArray(path, fileobj, offset + node.offset, node.dtype(), node.shape,
                               tuple(node.strides) if node.strides else None, f"{name}[{'.'.join(map(str, keys))}]")
         if isinstance(node, _TimeNode):
@@ -395,6 +405,20 @@ def read_roman_asdf(source, name=None) -> RomanAsdf:
     return RomanAsdf(tree, tag, path, extra)
 
 
+class CompressedBlockArray:
+    """An array in a compressed block, read through ``asdf`` on first use."""
+
+    __slots__ = ("document", "keys", "dtype", "shape", "name")
+
+    def __init__(self, document, keys, dtype, shape, name):
+        self.document, self.keys, self.dtype, self.shape, self.name = document, tuple(keys), dtype, tuple(shape), name
+
+    def load(self, target=None, memmap=False):
+        array = np.asarray(self.document.value_at(self.keys))
+        target = np.dtype(target) if target is not None else array.dtype.newbyteorder("=")
+        return array if array.dtype == target else array.astype(target)
+
+
 class _DeferredDocument:
     """The whole file read by ``asdf`` once, for the values only it can convert.
 
@@ -407,6 +431,7 @@ class _DeferredDocument:
         self.source = source
         self.name = name
         self._tree = None
+        self._file = None
 
     def value_at(self, keys):
         if self._tree is None:
@@ -425,8 +450,9 @@ class _DeferredDocument:
                         if hasattr(source, "seek"):
                             source.seek(0)
                             source = io.BytesIO(source.read())
-                        af = asdf.open(source, lazy_load=False, memmap=False)
-                        self._tree = af.tree
+                        # lazy_load: blocks are read (decompressed) only for the arrays asked for
+                        self._file = asdf.open(source, lazy_load=True, memmap=False)
+                        self._tree = self._file.tree
             except Exception as exc:
                 raise DataModelError(f"{self.name}: cannot read with asdf: {exc}") from exc
         node = self._tree

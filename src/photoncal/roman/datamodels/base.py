@@ -25,7 +25,14 @@ from photoncal.datamodels.model_base import DataModel, _atomic_write, sniff_form
 from photoncal.datamodels.node import LazyArray, LazyAsdfValue
 from photoncal.datamodels.schema import datatype_to_dtype, is_array_schema
 
-from .asdf_file import ROMAN_TAG_PREFIX, BlockArray, DeferredAsdfValue, read_roman_asdf, write_roman_asdf
+from .asdf_file import (
+    ROMAN_TAG_PREFIX,
+    BlockArray,
+    CompressedBlockArray,
+    DeferredAsdfValue,
+    read_roman_asdf,
+    write_roman_asdf,
+)
 
 __all__ = ["RomanDataModel", "fill_required"]
 
@@ -162,7 +169,7 @@ class RomanDataModel(DataModel):
         memmap = self._memmap
 
         def lazy(node):
-            if isinstance(node, BlockArray):
+            if isinstance(node, (BlockArray, CompressedBlockArray)):
                 def load(target=None, node=node):
                     return node.load(target, memmap=memmap)
 
