@@ -99,8 +99,9 @@ class ExposurePipeline(RomanPipeline):
         inputs = self.open_model(step_input)
         single = not isinstance(inputs, (list, tuple))
         exposures = [inputs] if single else list(inputs)
-        if not single and not isinstance(step_input, (list, tuple)) and not exposures:
-            raise ValueError("exposure_pipeline: the association has no exposures")
+        del inputs  # each ramp is released once calibrated (only ``exposures`` refers to it)
+        if not exposures:
+            raise ValueError("exposure_pipeline: no exposures to calibrate")
         self.log.info("Roman exposure pipeline: %d exposure(s)", len(exposures))
 
         results, self.catalogs, self.segmentation_maps = [], [], []

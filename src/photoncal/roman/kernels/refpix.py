@@ -81,6 +81,16 @@ def _apply_channel(data, x0, offset, t, slope, intercept, corr, use_trend):
                 data[f, y, x] = v - corr[f, y, k]
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _spectrum(left, right, amp, gamma, zeta, alpha, norm, out):
+    """out = norm (gamma L + zeta R + alpha A), frame by frame (complex64)."""
+    nres, nfreq = out.shape
+    for f in range(nres):
+        for k in prange(nfreq):
+            value = left[f, k] * gamma[k] + right[f, k] * zeta[k] + amp[f, k] * alpha[k]
+            out[f, k] = value * norm
+
+
 def _fit_trend(times, values):
     """Slope and intercept of the non-zero samples (0, 0 when there are none)."""
     mask = values != 0
@@ -112,7 +122,7 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
     fft_iterations : int
         Iterations of the Fourier interpolation of amp33's idle columns.
     workers : int, optional
-        Threads of the Fourier transforms of the correction.
+        Threads of the Fourier transforms (default: every core).
 
     Returns
     -------
@@ -120,8 +130,12 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         ``amp33``: the corrected amp33 as romancal stores it (``|value|``
         truncated to uint16); the fitted trends (frames x channels+1).
     """
+    import os
+
     from scipy import fft
 
+    if workers is None:
+        workers = os.cpu_count() or 1
     if data.dtype != np.float32 or not data.flags.writeable or not data.dtype.isnative:
         raise ValueError("refpix: the ramp must be a writeable native float32 array")
     nres, rows, ncols = data.shape
@@ -218,8 +232,8 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         series = amp_series[f].reshape(length)
         if fft_interpolate:
             for _ in range(fft_iterations):
-                result = apodize * fft.rfft(series, workers=1) / series.size
-                result = fft.irfft(result * series.size, workers=1).astype(series.dtype)
+                result = apodize * fft.rfft(series, workers=workers) / series.size
+                result = fft.irfft(result * series.size, workers=workers).astype(series.dtype)
                 series[idle] = result[idle]
         amp_fft[f] = fft.rfft(series / length)
         left = np.zeros((rows, columns), dtype=np.float32)
@@ -233,12 +247,12 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         right_fft[f] = fft.rfft(right.reshape(length) / length) * (columns / REF)
 
     # Channel by channel: the correction of every frame, then one pass over the channel's pixels.
-    normalization = nfreq * 2
+    normalization = np.float32(nfreq * 2)
+    spectrum = np.empty((nres, nfreq), dtype=np.complex64)
     for c in range(nchan):
-        g = np.asarray(gamma[c])
-        z = np.asarray(zeta[c])
-        a = np.asarray(alpha[c])
-        spectrum = (left_fft * g + right_fft * z + amp_fft * a) * normalization
+        _spectrum(left_fft, right_fft, amp_fft, np.ascontiguousarray(gamma[c]), np.ascontiguousarray(zeta[c]),
+                  np.ascontiguousarray(alpha[c]), normalization, spectrum)
+        # single precision: the correction is a few DN, far above float32 rounding
         corr = fft.irfft(spectrum, n=length, axis=-1, workers=workers)
         corr = corr.reshape(nres, rows, columns)[:, :, :CHANNEL_WIDTH]
         corr = np.ascontiguousarray(_read_order(corr, c), dtype=np.float32)

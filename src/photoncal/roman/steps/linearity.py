@@ -32,13 +32,13 @@ class LinearityStep(RomanStep):
         from photoncal.stpipe.exceptions import ReferenceFileNotFoundError
 
         model = self.open_model(step_input)
-        lin = self.get_reference_file_model(model, "linearity")
+        lin = self._reference(model, "linearity")
         if lin.coeffs.shape[1:] != model.pixeldq.shape:
             raise ValueError(f"LINEARITY {lin.meta.filename}: coefficients {lin.coeffs.shape} do not match "
                              f"the exposure {model.pixeldq.shape}")
         inverse = None
         try:
-            ilin = self.get_reference_file_model(model, "inverselinearity")
+            ilin = self._reference(model, "inverselinearity")
         except ReferenceFileNotFoundError as err:
             self._reference_files_used = [e for e in self._reference_files_used if e[0] != "inverselinearity"]
             self.log.debug("%s", err)
@@ -64,3 +64,12 @@ class LinearityStep(RomanStep):
             model.groupdq[wild] |= dqflags.DO_NOT_USE
             self.log.warning("Flagged %d values outside +-1e6 DN after the correction", nbad)
         return model
+
+    def _reference(self, model, reftype):
+        """The reference opened with its arrays memory-mapped (coefficients are large: no copy)."""
+        from photoncal.roman import datamodels as rdm
+
+        found = self.get_reference_file(model, reftype)
+        if found == "N/A":
+            return None
+        return found if not isinstance(found, str) else rdm.open(found, memmap=True)

@@ -25,11 +25,14 @@ class RefPixStep(RomanStep):
     reference_file_types = ["refpix"]
 
     def process(self, step_input):
+        from photoncal.roman import datamodels as rdm
         from photoncal.roman import dqflags
         from photoncal.roman.kernels.refpix import correct_refpix
 
         model = self.open_model(step_input)
-        ref = self.get_reference_file_model(model, "refpix")
+        found = self.get_reference_file(model, "refpix")
+        # memory-mapped: the weights are read channel by channel
+        ref = found if not isinstance(found, str) else rdm.open(found, memmap=True)
         data = model.data
         result = correct_refpix(
             data, model.amp33, model.pixeldq, ref.gamma, ref.zeta, ref.alpha,
