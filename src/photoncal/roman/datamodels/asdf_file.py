@@ -253,7 +253,12 @@ class BlockArray:
             return self.raw(memmap=True, mode="c")
         raw = self.raw(memmap=True)
         out = np.empty(raw.shape, dtype=target)
-        if raw.ndim >= 3:
+        if raw.ndim == 3 and raw.size >= (1 << 22) and raw.dtype.isnative and raw.dtype.kind in "uif" \
+                and target.kind == "f":
+            from photoncal.roman.kernels.convert import convert_into
+
+            convert_into(raw, out)  # on every core, plane by plane
+        elif raw.ndim >= 3:
             for index in range(raw.shape[0]):
                 out[index] = raw[index]
         else:

@@ -7,6 +7,9 @@ with the whole content under a ``roman`` key carrying the model's tag
 Roman data models.  Saving fills every required metadata field the model
 lacks with its schema default, so the files validate against roman_datamodels.
 
+Arrays whose schema has ``file_datatype`` (the float16 errors and variances
+of calibrated images) are float32 in memory and converted when written.
+
 Simulated exposures keep ``meta.origin == "PHOTONCAL-SIM"`` in memory.  The
 Roman schema only allows a few organisations as ``meta.origin``, so in the
 file the marker is kept beside the ``roman`` tree (``photoncal: {origin:
@@ -236,6 +239,11 @@ class RomanDataModel(DataModel):
         shape = self._primary_shape()
         fill_required(self._schema, tree, shape_hint=shape if shape is not None and len(shape) == 2 else None)
         _times(self._schema.get("properties", {}).get("meta", {}), meta)
+        # Arrays kept in float32 in memory and stored as the Roman layout has them (float16 errors).
+        for name, node in self._schema.get("properties", {}).items():
+            target = node.get("file_datatype") if isinstance(node, dict) else None
+            if target and isinstance(tree.get(name), np.ndarray):
+                tree[name] = tree[name].astype(datatype_to_dtype(target))
         extra = {}
         for key in _PHOTONCAL_META:
             if isinstance(meta.get(key), dict):

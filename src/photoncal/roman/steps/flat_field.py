@@ -44,16 +44,16 @@ class FlatFieldStep(RomanStep):
         fdq[bad] |= dqflags.NO_FLAT_FIELD
         values[(fdq & dqflags.NO_FLAT_FIELD) != 0] = 1.0
         model.data /= values
-        square = values.astype(np.float32) ** 2
-        model.var_poisson = (model.var_poisson.astype(np.float32) / square).astype(np.float16)
+        square = values * values
+        model.var_poisson /= square
         if model._instance.get("var_rnoise") is not None:
-            model.var_rnoise = (model.var_rnoise.astype(np.float32) / square).astype(np.float16)
-        err = model.err.astype(np.float32) / values
+            model.var_rnoise /= square
+        err = model.err
+        err /= values
         if self.include_var_flat:
-            var_flat = model.data.astype(np.float32) ** 2 / square * np.asarray(flat.err, np.float32) ** 2
-            model.var_flat = var_flat.astype(np.float16)
-            err = np.sqrt(err**2 + var_flat)
-        model.err = err.astype(np.float16)
+            var_flat = model.data ** 2 / square * np.asarray(flat.err, np.float32) ** 2
+            model.var_flat = var_flat
+            model.err = np.sqrt(err**2 + var_flat)
         model.dq |= fdq
         flat.close()
         return model

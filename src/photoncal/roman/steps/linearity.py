@@ -57,11 +57,16 @@ class LinearityStep(RomanStep):
             saturated=dqflags.SATURATED, no_lin_corr=dqflags.NO_LIN_CORR,
         )
         data = model.data
-        wild = np.abs(data) > 1e6
-        nbad = int(np.count_nonzero(wild))
+        groupdq = model.groupdq
+        nbad = 0
+        for plane, dq in zip(data, groupdq):  # plane by plane: no ramp-sized temporaries
+            wild = np.abs(plane) > 1e6
+            count = int(np.count_nonzero(wild))
+            if count:
+                np.clip(plane, -1e6, 1e6, out=plane)
+                dq[wild] |= dqflags.DO_NOT_USE
+                nbad += count
         if nbad:
-            np.clip(data, -1e6, 1e6, out=data)
-            model.groupdq[wild] |= dqflags.DO_NOT_USE
             self.log.warning("Flagged %d values outside +-1e6 DN after the correction", nbad)
         return model
 

@@ -35,13 +35,13 @@ def image_from_ramp(ramp, slope, dq, var_poisson, var_rnoise, err, include_var_r
     inner = (slice(BORDER, -BORDER), slice(BORDER, -BORDER))
     image.data = np.ascontiguousarray(slope[inner], dtype=np.float32)
     image.dq = np.ascontiguousarray(dq[inner], dtype=np.uint32)
-    image.err = err[inner].astype(np.float16)
-    image.var_poisson = var_poisson[inner].astype(np.float16)
+    image.err = np.ascontiguousarray(err[inner], dtype=np.float32)
+    image.var_poisson = np.ascontiguousarray(var_poisson[inner], dtype=np.float32)
     if include_var_rnoise:
-        image.var_rnoise = var_rnoise[inner].astype(np.float16)
+        image.var_rnoise = np.ascontiguousarray(var_rnoise[inner], dtype=np.float32)
     shape = image.data.shape
-    image.chisq = np.zeros(shape, np.float16)
-    image.dumo = np.zeros(shape, np.float16)
+    image.chisq = np.zeros(shape, np.float32)
+    image.dumo = np.zeros(shape, np.float32)
     for name in ("amp33", "border_ref_pix_left", "border_ref_pix_right", "border_ref_pix_top",
                  "border_ref_pix_bottom", "dq_border_ref_pix_left", "dq_border_ref_pix_right",
                  "dq_border_ref_pix_top", "dq_border_ref_pix_bottom"):
@@ -60,7 +60,8 @@ class RampFitStep(RomanStep):
     (:func:`photoncal.kernels.ramp_uneven.fit_ramps_uneven`, shared with
     JWST): a jump splits the ramp and the pieces are fitted again.  The
     output is the level-2 ImageModel in DN/s with the reference border
-    trimmed (ERR and VAR_POISSON in float16, as the Roman data models).
+    trimmed (ERR and the variances float32 in memory, float16 in the file as
+    the Roman data models store them).
     ``algorithm='likely'`` (romancal's default, a likelihood fit) is accepted
     and fitted with the same optimal-weighting algorithm.
     """

@@ -121,7 +121,10 @@ class SourceCatalogStep(RomanStep):
         self.segmentation = None
         data = image.data.astype(np.float64)
         err = image.err.astype(np.float64)
-        mask = ~np.isfinite(data) | ~np.isfinite(err) | (err <= 0) | ((image.dq & dqflags.DO_NOT_USE) != 0)
+        mask = (image.dq & dqflags.DO_NOT_USE) != 0
+        mask |= ~np.isfinite(data)
+        mask |= ~np.isfinite(err)
+        mask |= err <= 0
         photometry = image.meta.photometry
         conversion, area = photometry.conversion_megajanskys, photometry.pixel_area
         if conversion and area and conversion > 0 and area > 0:
@@ -135,8 +138,11 @@ class SourceCatalogStep(RomanStep):
             table, labels = None, empty
         else:
             wcs = image.meta.wcs
+            for array in (data, err):  # in place: no frame-sized temporaries
+                array[mask] = 0.0
+                array *= jy_per_unit
             table, labels = make_source_catalog(
-                np.where(mask, 0.0, data) * jy_per_unit, np.where(mask, 0.0, err) * jy_per_unit, wcs=wcs,
+                data, err, wcs=wcs,
                 coverage_mask=mask, snr_threshold=self.snr_threshold, kernel_fwhm=self.kernel_fwhm,
                 bkg_boxsize=self.bkg_boxsize, npixels=self.npixels, deblend=self.deblend,
             )
