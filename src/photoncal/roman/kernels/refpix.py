@@ -30,6 +30,8 @@ ramp plus a few frames' worth instead of several copies of the ramp.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import njit, prange
 
@@ -53,6 +55,17 @@ class RefpixResult:
 
 def read_order_time(rows: int, channel: int) -> np.ndarray:
     """Centred read time index (samples) of every pixel (rows, 128) of a channel, standard column order."""
+    return _read_order_time(rows, channel % 2).copy()
+
+
+@lru_cache(maxsize=8)
+def _read_order_time(rows, parity):
+    t = _time_grid(rows, parity)
+    t.setflags(write=False)
+    return t
+
+
+def _time_grid(rows, channel):
     columns = CHANNEL_WIDTH + PAD
     length = rows * columns
     k = np.arange(CHANNEL_WIDTH)
@@ -83,12 +96,23 @@ def _apply_channel(data, x0, offset, t, slope, intercept, corr, use_trend):
 
 @njit(cache=True, nogil=True, parallel=True)
 def _spectrum(left, right, amp, gamma, zeta, alpha, norm, out):
-    """out = norm (gamma L + zeta R + alpha A), frame by frame (complex64)."""
+    """out = norm (gamma L + zeta R + alpha A), frame by frame (complex64).
+
+    The complex products are written out in real arithmetic (the generic
+    complex multiply guards against infinities and is several times slower).
+    """
     nres, nfreq = out.shape
-    for f in range(nres):
-        for k in prange(nfreq):
-            value = left[f, k] * gamma[k] + right[f, k] * zeta[k] + amp[f, k] * alpha[k]
-            out[f, k] = value * norm
+    for k in prange(nfreq):
+        gr, gi = gamma[k].real, gamma[k].imag
+        zr, zi = zeta[k].real, zeta[k].imag
+        ar, ai = alpha[k].real, alpha[k].imag
+        for f in range(nres):
+            lr, li = np.float64(left[f, k].real), np.float64(left[f, k].imag)
+            rr, ri = np.float64(right[f, k].real), np.float64(right[f, k].imag)
+            mr, mi = np.float64(amp[f, k].real), np.float64(amp[f, k].imag)
+            re = (lr * gr - li * gi) + (rr * zr - ri * zi) + (mr * ar - mi * ai)
+            im = (lr * gi + li * gr) + (rr * zi + ri * zr) + (mr * ai + mi * ar)
+            out[f, k] = complex(re * norm, im * norm)
 
 
 def _fit_trend(times, values):
@@ -185,7 +209,7 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
     intercepts = np.zeros((nres, nchan + 1))
     if remove_trends:
         for c in range(nchan + 1):
-            t = read_order_time(rows, c)[ref_rows]
+            t = _read_order_time(rows, c % 2)[ref_rows]
             if c < nchan:
                 block = data[:, ref_rows, c * CHANNEL_WIDTH:(c + 1) * CHANNEL_WIDTH]
                 block = block - offset[ref_rows, c * CHANNEL_WIDTH:(c + 1) * CHANNEL_WIDTH]
@@ -199,7 +223,7 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         out = np.zeros((rows, columns), dtype=np.float32)
         r = (values - off).astype(np.float32)
         if remove_trends:
-            trend = read_order_time(rows, c) * slopes[f, c] + intercepts[f, c]
+            trend = _read_order_time(rows, c % 2) * slopes[f, c] + intercepts[f, c]
             r = (r - np.where(r != 0, trend, 0.0)).astype(np.float32)
         out[:, :CHANNEL_WIDTH] = _read_order(r, c)
         return out
@@ -256,7 +280,7 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         corr = fft.irfft(spectrum, n=length, axis=-1, workers=workers)
         corr = corr.reshape(nres, rows, columns)[:, :, :CHANNEL_WIDTH]
         corr = np.ascontiguousarray(_read_order(corr, c), dtype=np.float32)
-        t = np.ascontiguousarray(read_order_time(rows, c))
+        t = _read_order_time(rows, c % 2)
         _apply_channel(data, c * CHANNEL_WIDTH, offset, t, slopes[:, c].copy(), intercepts[:, c].copy(), corr,
                        bool(remove_trends))
 
