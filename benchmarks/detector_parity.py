@@ -152,8 +152,8 @@ def _nir_frame(nints, ngroups, ny=2048, nx=2048):
 
 
 def case_refpix_nir(detector, fastaxis, slowaxis, *, odd_even=True, use_side=True, smoothing=11,
-                    sub=None, noutputs=4, side_gain=1.0):
-    nints, ngroups = 1, 3
+                    sub=None, noutputs=4, side_gain=1.0, nints=1):
+    ngroups = 3
     if sub is None:
         data = _nir_frame(nints, ngroups)
         xstart = ystart = 1
@@ -304,7 +304,7 @@ def all_cases():
     yield "dark_miri_4d_averaged", case_dark(2, 0, (2, 12))
     yield "dark_miri_segment", case_dark(1, 0, (2, 8), intstart=5)
     yield "refpix_nrca1_full", case_refpix_nir("NRCA1", -1, 2)
-    yield "refpix_nis_full", case_refpix_nir("NIS", -2, -1)
+    yield "refpix_nis_full_2ints", case_refpix_nir("NIS", -2, -1, nints=2)
     yield "refpix_nrs1_full_nosides", case_refpix_nir("NRS1", 2, 1, use_side=False)
     yield "refpix_nrcb1_full_L10", case_refpix_nir("NRCB1", 1, -2, smoothing=10)
     yield "refpix_nrcb1_full_allcols_L10", case_refpix_nir("NRCB1", 1, -2, odd_even=False, smoothing=10, side_gain=0.7)

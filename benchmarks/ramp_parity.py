@@ -9,7 +9,9 @@ files, and prints agreement fractions:
 * jump: fraction of pixels whose GROUPDQ agrees in every group;
 * ramp fit on identical GROUPDQ (stcal's jump output fed to both): fraction
   of unflagged pixels whose rate agrees within 1e-3 relative, DQ agreement;
-* the whole chain (each side with its own jump detection).
+* the whole chain (each side with its own jump detection);
+* Roman uneven resultants: ``fit_ramps_uneven`` against stcal's
+  ``ols_cas22`` (slopes within 1e-3, variances, resultant DQ with jumps).
 
 Usage::
 
@@ -33,6 +35,7 @@ import numpy as np
 from photoncal import dqflags
 from photoncal.kernels.jump import detect_jumps
 from photoncal.kernels.ramp_fit import fit_ramps
+from photoncal.kernels.ramp_uneven import fit_ramps_uneven
 from photoncal.sim.ramps import jwst_read_pattern, random_cosmic_rays, simulate_ramps
 
 DNU = dqflags.pixel["DO_NOT_USE"]
@@ -67,13 +70,28 @@ STCAL_SCRIPT = textwrap.dedent(
         jd.max_cores = "1"
         jd.after_jump_flag_e1 = 0.0
         gtime = meta["group_time"]
+        jp = meta.get("jump_params", {})
+        if jp:
+            jd.set_snowball_info(jp.get("expand_large_events", False), jp.get("min_jump_area", 5.0),
+                                 jp.get("min_sat_area", 1.0), jp.get("expand_factor", 2.0),
+                                 jp.get("sat_required_snowball", True), jp.get("min_sat_radius_extend", 2.5),
+                                 jp.get("sat_expand", 2) * 2, jp.get("edge_size", 25))
+            jd.set_shower_info(jp.get("find_showers", False), jp.get("extend_snr_threshold", 1.2),
+                               jp.get("extend_min_area", 90), jp.get("extend_inner_radius", 1.0),
+                               jp.get("extend_outer_radius", 2.6), jp.get("extend_ellipse_expand_ratio", 1.1),
+                               jp.get("min_diffs_single_pass", 10), jp.get("max_extended_radius", 200) * 2)
+            jd.grps_masked_after_shower = int(jp.get("time_masked_after_shower", 15.0) // gtime)
+            jd.mask_persist_grps_next_int = jp.get("mask_snowball_core_next_int", True)
+            jd.persist_grps_flagged = int(jp.get("snowball_time_masked_next_int", 4000) // gtime)
+            jd.max_shower_amplitude = jp.get("max_shower_amplitude", 4.0) * gtime
         jd.after_jump_flag_dn1 = meta["after_jump_flag_dn1"]
         jd.after_jump_flag_n1 = int(meta["after_jump_flag_time1"] // gtime)
         jd.after_jump_flag_dn2 = meta["after_jump_flag_dn2"]
         jd.after_jump_flag_n2 = int(meta["after_jump_flag_time2"] // gtime)
         t0 = time.time()
-        new_gdq, new_pdq, ncr, _ = detect_jumps_data(jd)
+        new_gdq, new_pdq, ncr, nevents = detect_jumps_data(jd)
         timings["jump"] = time.time() - t0
+        timings["events"] = int(nevents)
         return new_gdq, new_pdq, ncr
 
     def run_fit(gdq_in, pdq_in):
@@ -109,20 +127,116 @@ STCAL_SCRIPT = textwrap.dedent(
 )
 
 
+
+ROMAN_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    import numpy as np
+    from stcal.ramp_fitting import ols_cas22_fit
+    from stcal.ramp_fitting.ols_cas22 import Parameter, Variance
+
+    work = Path(sys.argv[1])
+    meta = json.loads((work / "meta.json").read_text())
+    data = np.load(work / "data.npy")
+    gdq = np.load(work / "gdq.npy")
+    gain = np.load(work / "gain.npy")
+    rnoise = np.load(work / "rnoise.npy")
+    t0 = time.time()
+    out = ols_cas22_fit.fit_ramps_casertano(data * gain, gdq, rnoise * gain, meta["read_time"],
+                                            read_pattern=meta["read_pattern"], use_jump=True)
+    elapsed = time.time() - t0
+    np.save(work / "slope.npy", out.parameters[..., Parameter.slope] / gain)
+    np.save(work / "var_rnoise.npy", out.variances[..., Variance.read_var] / gain**2)
+    np.save(work / "var_poisson.npy", out.variances[..., Variance.poisson_var] / gain**2)
+    np.save(work / "dq.npy", out.dq)
+    (work / "timing.json").write_text(json.dumps({"fit": elapsed}))
+    """
+)
+
+ROMAN_PATTERN = [[1], [2, 3], [4, 5, 6, 7], [8, 9, 10, 11, 12], [13, 14, 15, 16, 17, 18],
+                 [19, 20, 21, 22, 23, 24, 25], [26, 27, 28, 29, 30, 31, 32, 33], [34, 35, 36, 37, 38],
+                 [39, 40, 41, 42, 43, 44]]
+
+
+def roman_parity(jwst_python, size, seed):
+    """photoncal's uneven-resultant fit against stcal's ols_cas22 on the same resultants."""
+    rng = np.random.default_rng(seed)
+    shape = (size, size)
+    rate = np.exp(rng.uniform(np.log(0.05), np.log(3000.0), shape))
+    gain = rng.normal(2.0, 0.1, shape).astype(np.float32)
+    rnoise = rng.normal(6.0, 0.5, shape).astype(np.float32)
+    crs = random_cosmic_rays(shape, nints=1, last_frame=44, hits_per_pixel=0.02, electrons_min=300.0,
+                             electrons_max=1e5, seed=seed + 1)
+    sim = simulate_ramps(rate, frame_time=3.04, read_pattern=ROMAN_PATTERN, gain=gain, read_noise=rnoise,
+                         saturation=np.full(shape, 55000.0), cosmic_rays=crs, seed=seed)
+    data = sim.data[0]
+    gdq = np.zeros(data.shape, np.uint8)
+    gdq[data >= 55000.0] = SAT
+    meta = dict(read_time=3.04, read_pattern=ROMAN_PATTERN)
+    with tempfile.TemporaryDirectory(prefix="ramp_parity_roman_") as tmp:
+        work = Path(tmp)
+        for key, arr in (("data", data), ("gdq", gdq), ("gain", gain), ("rnoise", rnoise)):
+            np.save(work / f"{key}.npy", arr)
+        (work / "meta.json").write_text(json.dumps(meta))
+        (work / "run.py").write_text(ROMAN_SCRIPT)
+        proc = subprocess.run([jwst_python, str(work / "run.py"), str(work)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            raise SystemExit("stcal ols_cas22 run failed")
+        theirs = {key: np.load(work / f"{key}.npy") for key in ("slope", "var_rnoise", "var_poisson", "dq")}
+        their_time = json.loads((work / "timing.json").read_text())["fit"]
+    t0 = time.time()
+    ours = fit_ramps_uneven(data, gdq, np.zeros(shape, np.uint32), gain, rnoise, read_pattern=ROMAN_PATTERN,
+                            read_time=3.04)
+    our_time = time.time() - t0
+    usable = np.isfinite(ours.data) & np.isfinite(theirs["slope"])
+    close = np.abs(ours.data - theirs["slope"]) <= 1e-3 * np.maximum(np.abs(theirs["slope"]), 1e-6) + 1e-6
+    rate_frac = np.count_nonzero(close & usable) / max(np.count_nonzero(usable), 1)
+    var_close = np.isclose(ours.var_rnoise, theirs["var_rnoise"], rtol=1e-3) & np.isclose(
+        ours.var_poisson, theirs["var_poisson"], rtol=1e-3, atol=1e-6)
+    var_frac = np.count_nonzero(var_close & usable) / max(np.count_nonzero(usable), 1)
+    dq_frac = np.count_nonzero(np.all(ours.groupdq == theirs["dq"], axis=0)) / (size * size)
+    print("Roman uneven resultants (9 from 44 reads), ols_cas22 with jumps")
+    print(f"  rate within 1e-3: {rate_frac:.5f} of {np.count_nonzero(usable)} pixels; variances within 1e-3 "
+          f"{var_frac:.5f}; resultant DQ identical {dq_frac:.5f}")
+    print(f"  time: photoncal {our_time:.3f} s | stcal {their_time:.3f} s")
+    return dict(rate=rate_frac, variances=var_frac, dq=dq_frac)
+
+
 def make_case(name, *, nframes, groupgap, ngroups, nints, frame_time, size, seed, instrument="NIRCAM",
               first_group_dnu=False, last_group_dnu=False, suppress_one_group=True, after_jump=False,
-              chargeloss=False):
+              chargeloss=False, snowballs=0, showers=0, jump_params=None, low_rates=False):
     """Simulated exposure with a broad range of rates, CRs, saturation and bad pixels."""
     rng = np.random.default_rng(seed)
     ny = nx = size
     shape = (ny, nx)
-    rate = np.exp(rng.uniform(np.log(0.05), np.log(3000.0), shape))
+    rate = np.exp(rng.uniform(np.log(0.05), np.log(30.0 if low_rates else 3000.0), shape))
     gain = rng.normal(2.0, 0.1, shape).astype(np.float32)
     cds_noise = rng.normal(12.0, 1.0, shape).astype(np.float32)
     pattern = jwst_read_pattern(nframes, groupgap, ngroups)
     last_frame = pattern[-1][-1]
     crs = random_cosmic_rays(shape, nints=nints, last_frame=last_frame, hits_per_pixel=0.02,
                              electrons_min=300.0, electrons_max=1e5, seed=seed + 1)
+    events = [crs]
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    for _ in range(snowballs):
+        # a bright core that saturates, with a halo of jumps around it
+        cy, cx = rng.uniform(10, ny - 10, 2)
+        r2 = (yy - cy) ** 2 + (xx - cx) ** 2
+        charge = 4e5 * np.exp(-r2 / (2 * 2.0**2))
+        hit = charge > 200.0
+        frame = rng.integers(2, last_frame + 1)
+        events.append(np.column_stack([np.full(hit.sum(), rng.integers(nints)), np.full(hit.sum(), frame),
+                                       yy[hit], xx[hit], charge[hit]]))
+    for _ in range(showers):
+        # a faint extended shower: a disk of small jumps
+        cy, cx = rng.uniform(15, ny - 15, 2)
+        hit = (yy - cy) ** 2 + (xx - cx) ** 2 < 12.0**2
+        frame = rng.integers(3, last_frame + 1)
+        events.append(np.column_stack([np.full(hit.sum(), rng.integers(nints)), np.full(hit.sum(), frame),
+                                       yy[hit], xx[hit], np.full(hit.sum(), 60.0)]))
+    crs = np.concatenate(events)
     saturation = np.full(shape, 55000.0)
     sim = simulate_ramps(rate, frame_time=frame_time, read_pattern=pattern, nints=nints, gain=gain,
                          read_noise=cds_noise / np.sqrt(2.0), saturation=saturation,
@@ -149,6 +263,7 @@ def make_case(name, *, nframes, groupgap, ngroups, nints, frame_time, size, seed
                 group_time=frame_time * (nframes + groupgap), instrument=instrument,
                 suppress_one_group=suppress_one_group, after_jump_flag_dn1=0.0,
                 after_jump_flag_time1=0.0, after_jump_flag_dn2=0.0, after_jump_flag_time2=0.0)
+    meta["jump_params"] = jump_params or {}
     if after_jump:
         group_time = meta["group_time"]
         meta.update(after_jump_flag_dn1=300.0, after_jump_flag_time1=1.5 * group_time,
@@ -176,6 +291,10 @@ CASES = [
          frame_time=10.737, chargeloss=True),
     dict(name="3 groups x 100 ints (sigma clipping)", nframes=1, groupgap=0, ngroups=3, nints=100,
          frame_time=1.0, size_factor=0.25),
+    dict(name="10 groups x 2 ints, snowballs (expand_large_events)", nframes=1, groupgap=0, ngroups=10,
+         nints=2, frame_time=10.737, snowballs=12, jump_params=dict(expand_large_events=True)),
+    dict(name="MIRI-like 20 groups, showers (find_showers)", nframes=1, groupgap=0, ngroups=20, nints=1,
+         frame_time=2.775, instrument="MIRI", showers=4, low_rates=True, jump_params=dict(find_showers=True)),
 ]
 
 
@@ -185,7 +304,9 @@ def photoncal_chain(data, gdq, pdq, gain, rnoise, meta):
         jump = detect_jumps(data, gdq, pdq, gain, rnoise, nframes=meta["nframes"],
                             group_time=meta["group_time"],
                             **{key: meta[key] for key in ("after_jump_flag_dn1", "after_jump_flag_time1",
-                                                          "after_jump_flag_dn2", "after_jump_flag_time2")})
+                                                          "after_jump_flag_dn2", "after_jump_flag_time2")},
+                            **meta["jump_params"])
+        meta["our_events"] = jump.number_extended_events
         jgdq, jpdq = jump.groupdq, jump.pixeldq
     else:
         jgdq, jpdq = gdq.copy(), pdq.copy()
@@ -216,7 +337,10 @@ def main(argv=None):
     parser.add_argument("--jwst-python", required=True, help="interpreter with stcal/jwst installed")
     parser.add_argument("--size", type=int, default=256, help="side of the square test array")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only-roman", action="store_true", help="run only the Roman comparison")
     args = parser.parse_args(argv)
+    if args.only_roman:
+        return [roman_parity(args.jwst_python, args.size, args.seed)]
 
     summary = []
     for k, case in enumerate(CASES):
@@ -266,6 +390,8 @@ def main(argv=None):
               f" DQ equal {fit_dq:.5f}; ERR within 1e-3 {err_frac:.5f}")
         print(f"  rateints within 1e-3: {ints_frac:.5f}; DQ equal {ints_dq:.5f}")
         print(f"  whole chain: rate within 1e-3 {chain_frac:.5f}; DQ equal {chain_dq:.5f}")
+        if meta["jump_params"]:
+            print(f"  extended events: photoncal {meta.get('our_events')} stcal {st_timings.get('events')}")
         print(f"  time: photoncal jump {t_jump:.3f} s fit {t_fit:.3f} s | stcal jump "
               f"{row['stcal_jump']:.3f} s fit {row['stcal_fit']:.3f} s")
     return summary

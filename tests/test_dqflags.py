@@ -70,3 +70,7 @@ def test_dqdef_table():
     assert list(table["NAME"]) == [b"DO_NOT_USE", b"HOT"]
     with pytest.raises(ValueError, match="3"):
         dqflags.dqdef_table([3])
+
+
+def test_flux_estimated_alias_is_bit_28():
+    assert dqflags.bit_value("FLUX_ESTIMATED") == dqflags.pixel["UNRELIABLE_RESET"] == 1 << 28

@@ -77,6 +77,8 @@ _ALIASES: dict[str, int] = {
     "RESERVED_2": 1 << 5,
     "RESERVED_3": 1 << 6,
     "RESERVED_4": 1 << 7,
+    # The established pipeline renamed bit 28 (UNRELIABLE_RESET in the seed).
+    "FLUX_ESTIMATED": 1 << 28,
 }
 
 _DESCRIPTIONS: dict[str, str] = {

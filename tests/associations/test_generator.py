@@ -309,3 +309,64 @@ def test_missing_required_column_leaves_level3_out(tmp_path, columns_to_drop):
     pool = AssociationPool.read(write_pool(tmp_path / "p_pool.csv", rows, columns="|".join(header)))
     associations, _ = generate_associations(pool)
     assert {asn["asn_type"] for asn in associations} == {"image2"}
+
+
+def test_pool_from_simulated_rate_headers(tmp_path):
+    """The simulator's path: _rate file headers -> pool -> image2 and image3 associations."""
+    from astropy.io import fits
+
+    from photoncal.associations import pool_from_headers
+
+    headers = []
+    for obs in ("001", "002"):
+        for filt in ("F090W", "F150W"):
+            for dither in (1, 2):
+                header = fits.Header()
+                activity = "02101" if filt == "F090W" else "02103"
+                header["FILENAME"] = f"jw01234{obs}001_{activity}_{dither:05d}_nrcb1_rate.fits"
+                header["ORIGIN"] = "PHOTONCAL-SIM"
+                header["PROGRAM"] = "01234"
+                header["OBSERVTN"] = obs
+                header["VISIT"] = "001"
+                header["EXPOSURE"] = str(dither)
+                header["TARGNAME"] = "SIM-FIELD"
+                header["INSTRUME"] = "NIRCAM"
+                header["DETECTOR"] = "NRCB1"
+                header["FILTER"] = filt
+                header["PUPIL"] = "CLEAR"
+                header["EXP_TYPE"] = "NRC_IMAGE"
+                header["SUBARRAY"] = "SUB400P"
+                header["TSOVISIT"] = False
+                header["BKGDTARG"] = False
+                headers.append(header)
+    pool = pool_from_headers(headers, asn_candidates=[("c1000", "mosaic")], pool_file="sim_pool.csv")
+    pool.write(tmp_path / "sim_pool.csv")
+    associations, orphans = generate_associations(AssociationPool.read(tmp_path / "sim_pool.csv"))
+    names = {asn.asn_name: asn for asn in associations}
+    assert sorted(names) == sorted(
+        [f"jw01234-o{o:03d}_image2_{i:03d}_asn" for o in (1, 2) for i in (1, 2, 3, 4)]
+        + [f"jw01234-o{o:03d}_image3_{i:03d}_asn" for o in (1, 2) for i in (1, 2)]
+        + ["jw01234-c1000_image3_001_asn", "jw01234-c1000_image3_002_asn"]
+    )
+    image3 = names["jw01234-o002_image3_002_asn"]
+    assert image3["products"][0]["name"] == "jw01234-o002_t001_nircam_clear-f150w-sub400p"
+    assert [m["expname"] for m in image3["products"][0]["members"]] == [
+        "jw01234002001_02103_00001_nrcb1_cal.fits",
+        "jw01234002001_02103_00002_nrcb1_cal.fits",
+    ]
+    image2 = names["jw01234-o001_image2_001_asn"]
+    assert image2["products"][0]["members"] == [
+        {"expname": "jw01234001001_02101_00001_nrcb1_rate.fits", "exptype": "science", "exposerr": None}
+    ]
+    assert image2["asn_pool"] == "sim_pool.csv"
+    assert len(orphans) == 0
+
+
+def test_file_name_classification():
+    from photoncal.associations.naming import LEVEL3_PRODUCT_REGEX, classify_filename
+
+    assert classify_filename("jw99009001001_02101_00001_nrca1_cal.fits") == "exposure"
+    assert classify_filename("jw99009-o001_t001_nircam_clear-f090w_i2d.fits") == "target"
+    assert classify_filename("jw99009-c1000_t000_nircam_clear-f090w_i2d.fits") == "target"
+    assert classify_filename("my_mosaic_i2d.fits") is None
+    assert LEVEL3_PRODUCT_REGEX.fullmatch("jw99009-a3001_t001_miri_f770w_i2d.fits")

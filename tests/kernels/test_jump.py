@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from photoncal import dqflags
-from photoncal.kernels.jump import JUMP_STEP_DEFAULTS, detect_jumps
+from photoncal.kernels.jump import JUMP_STEP_DEFAULTS, cosmic_ray_rates, detect_jumps
 from photoncal.sim.ramps import jwst_read_pattern, random_cosmic_rays, simulate_ramps
 
 DNU = dqflags.pixel["DO_NOT_USE"]
@@ -188,3 +188,18 @@ def test_detection_and_false_jump_rates(rate, ngroups):
         clean = hits == 0
         false_rate = jumps[1:, clean].sum() / (clean.sum() * (ngroups - 1))
         assert false_rate < max_false
+
+
+def test_cosmic_ray_rate_keywords():
+    data = cube(6, 2, 5, nints=2)
+    data[0, 3:, 1, 1] += jump_dn(40.0)
+    gdq = np.zeros(data.shape, np.uint8)
+    gdq[:, 0] = DNU  # first group unused everywhere
+    res = detect(data, gdq, flag_4_neighbors=False)
+    assert res.number_crs == 1
+    crs, events = cosmic_ray_rates(res, 10.0)
+    usable = 2 * 6 - 2 - 2
+    assert crs == pytest.approx(1000.0 / (10.0 * usable * 10))
+    assert events == 0.0
+    gdq[:] = DNU
+    assert cosmic_ray_rates(detect(data, gdq), 10.0) == (None, None)

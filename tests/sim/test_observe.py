@@ -151,3 +151,19 @@ def test_noise_statistics_follow_poisson_and_read_noise(tmp_path):
     z = (diff - truth.rate * dt) / np.sqrt(expected_var)
     assert abs(z[science].mean()) < 0.02
     assert z[science].std() == pytest.approx(1.0, abs=0.02)
+
+
+def test_effects_presets_and_errors():
+    none = Effects.preset("none")
+    assert none.sky and none.sources and not (none.poisson or none.read_noise or none.dark or none.ipc)
+    noiseless = Effects.coerce("noiseless")
+    assert not (noiseless.poisson or noiseless.read_noise or noiseless.cosmic_rays)
+    assert noiseless.nonlinearity and noiseless.superbias and noiseless.refpix_offsets
+    mixed = Effects.coerce({"preset": "none", "dark": True, "cosmic_ray_rate": 1.0})
+    assert mixed.dark and not mixed.poisson and mixed.cosmic_ray_rate == 1.0
+    with pytest.raises(ValueError, match="unknown effect switch"):
+        Effects.coerce({"sparkle": True})
+    with pytest.raises(ValueError, match="unknown effects preset"):
+        Effects.coerce("loud")
+    with pytest.raises(TypeError):
+        Effects.coerce(3)

@@ -197,3 +197,34 @@ def test_scene_and_sources_are_reproducible():
     c = make_scene(10.0, 20.0, radius=30, n_stars=5, n_galaxies=5, seed=4)
     assert np.array_equal(a.sources, b.sources)
     assert not np.array_equal(a.sources, c.sources)
+
+
+@pytest.mark.parametrize("detector", ["NIS", "NRCB1"])
+def test_reference_pixels_measure_the_amplifier_offsets(detector):
+    """In the detector orientation, the top/bottom reference rows of each amplifier
+    carry exactly that amplifier's even/odd offsets, as refpix assumes."""
+    from photoncal.sim.detector import detector_properties
+    from photoncal.sim.instruments import get_detector, science_to_detector
+
+    effects = {"preset": "none", "superbias": True, "refpix_offsets": True, "sky": False,
+               "sources": False}
+    _, truth = simulate_exposure(None, detector, "FULL", ngroups=2, effects=effects, seed=12,
+                                 output_dir=None, write_references=False, keep_ramp=True)
+    det = get_detector(detector)
+    bias = detector_properties(detector, "FULL").superbias.astype(np.float64)
+    for g in range(2):
+        signal = science_to_detector(truth.ramp[0, g].astype(np.float64) - bias, det.fastaxis, det.slowaxis)
+        refrows = np.concatenate([signal[:4], signal[-4:]])
+        for amp_index, start in enumerate(range(0, 2048, 512)):
+            block = refrows[:, start:start + 512]
+            for parity in (0, 1):
+                measured = block[:, parity::2].mean()
+                # Detector columns count from the readout start: amplifier k of the
+                # detector orientation is the stripe read through output k.
+                amp = science_to_detector(truth.amplifier, det.fastaxis, det.slowaxis)[0, start]
+                assert measured == pytest.approx(truth.refpix_offsets[0, g, amp, parity], abs=1e-3)
+        # The same offsets sit in the science pixels.
+        science = signal[4:-4, 4:-4]
+        offsets = science_to_detector(truth.refpix_offset_image(0, g), det.fastaxis, det.slowaxis)[4:-4, 4:-4]
+        np.testing.assert_allclose(science, offsets, atol=2e-3)
+    assert np.ptp(truth.refpix_offsets[0, 0]) > 5.0  # offsets differ between amplifiers/parities

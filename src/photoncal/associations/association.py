@@ -26,7 +26,7 @@ from collections.abc import MutableMapping
 from datetime import datetime, timezone
 
 from .. import __version__
-from .constraint import ConstraintGroup
+from .constraint import _JOURNAL, ConstraintGroup
 from .exceptions import AssociationError, AssociationNotValidError
 from .schema import validate_asn
 
@@ -54,7 +54,9 @@ def dump_data(data, fmt: str = "json") -> str:
     if fmt in ("yaml", "yml"):
         import yaml
 
-        return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+        # Members are dict subclasses; YAML's safe dumper wants plain types.
+        plain = json.loads(json.dumps(data))
+        return yaml.safe_dump(plain, default_flow_style=False, sort_keys=False)
     raise AssociationError(f"unknown association format {fmt!r}; expected one of {FORMATS}")
 
 
@@ -151,7 +153,10 @@ class Association(MutableMapping):
         )
         constraints = self.build_constraints()
         if self.GLOBAL_CONSTRAINT is not None:
-            constraints.append(self.GLOBAL_CONSTRAINT(self))
+            # First, so that an item of another candidate is turned away at once.
+            constraints = ConstraintGroup(
+                [self.GLOBAL_CONSTRAINT(self), constraints], name="global"
+            )
         self.constraints = constraints
 
     # -- construction -------------------------------------------------------
@@ -183,6 +188,15 @@ class Association(MutableMapping):
         association : Association or None
         reprocess : list of ProcessList
         """
+        # Most items meet few rules: check them on a pristine instance kept for
+        # the purpose (its changes rolled back) before building a new one.
+        probe = cls.__dict__.get("_probe_instance")
+        if probe is None:
+            probe = cls(version_id=None)
+            cls._probe_instance = probe
+        matched, reprocess = probe.check_constraints_only(item)
+        if not matched:
+            return None, reprocess
         asn = cls(version_id=version_id)
         matched, reprocess = asn.add(item)
         return (asn if matched else None), reprocess
@@ -221,7 +235,20 @@ class Association(MutableMapping):
         Reprocess lists made here are restricted to this rule unless the
         constraint chose the rules itself.
         """
-        matched, reprocess = self.constraints.check_and_set(item)
+        matched, reprocess = self.constraints.check(item)
+        for process_list in reprocess:
+            process_list.trigger_rules.add(type(self))
+            if process_list.rules is None:
+                process_list.rules = [type(self)]
+        return matched, reprocess
+
+    def check_constraints_only(self, item):
+        """Check ``item`` as `check_and_set_constraints` does, leaving the constraints unchanged."""
+        mark = _JOURNAL.mark()
+        try:
+            matched, reprocess = self.constraints.check_and_set(item)
+        finally:
+            _JOURNAL.rollback(mark)
         for process_list in reprocess:
             process_list.trigger_rules.add(type(self))
             if process_list.rules is None:

@@ -32,7 +32,9 @@ whole value.
 from __future__ import annotations
 
 import re
+import threading
 from ast import literal_eval
+from functools import lru_cache
 
 from .exceptions import AssociationNotAConstraint
 from .process_list import ListCategory, ProcessList
@@ -60,6 +62,13 @@ def evaluate(value):
     """Read a pool value as a Python literal when it is one, else return it unchanged."""
     if not isinstance(value, str):
         return value
+    evaled = _evaluate_text(value)
+    # The cache shares results: hand out a copy of a list, never the cached one.
+    return list(evaled) if isinstance(evaled, list) else evaled
+
+
+@lru_cache(maxsize=65536)
+def _evaluate_text(value: str):
     try:
         return literal_eval(value)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -77,6 +86,11 @@ def _normal(value) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str):
+    return re.compile(pattern, flags=re.IGNORECASE)
+
+
 def meets_conditions(value, conditions) -> bool:
     """True if ``value`` fully matches any of the regular expressions ``conditions``."""
     if isinstance(conditions, (list, tuple, set, frozenset)):
@@ -84,10 +98,37 @@ def meets_conditions(value, conditions) -> bool:
     else:
         patterns = [conditions]
     text = _normal(value)
-    return any(
-        re.fullmatch(_normal(pattern), text, flags=re.IGNORECASE) is not None
-        for pattern in patterns
-    )
+    return any(_compiled(_normal(pattern)).fullmatch(text) is not None for pattern in patterns)
+
+
+class _Journal(threading.local):
+    """Undo log of leaf changes made during a check.
+
+    A leaf records its previous state before it changes; a group notes the
+    log's length when it starts and, when it fails, undoes the changes made
+    since. Only leaves that change pay anything.
+    """
+
+    def __init__(self):
+        self.entries = []
+
+    def mark(self) -> int:
+        return len(self.entries)
+
+    def record(self, leaf) -> None:
+        self.entries.append((leaf, leaf._state()))
+
+    def rollback(self, mark: int) -> None:
+        entries = self.entries
+        while len(entries) > mark:
+            leaf, state = entries.pop()
+            leaf._restore(state)
+
+    def commit(self, mark: int) -> None:
+        del self.entries[mark:]
+
+
+_JOURNAL = _Journal()
 
 
 def _expansion(item, source, values, constraint) -> ProcessList:
@@ -124,12 +165,32 @@ class _Node:
 
     def test(self, item) -> bool:
         """Check ``item`` without changing the tree."""
-        state = self.get_state()
+        mark = _JOURNAL.mark()
         try:
             matched, _ = self.check_and_set(item)
         finally:
-            self.set_state(state)
+            _JOURNAL.rollback(mark)
         return matched
+
+    def check(self, item):
+        """Check and set ``item`` as the root of a tree: changes are kept only on a match.
+
+        Returns
+        -------
+        matched : bool
+        reprocess : list of ProcessList
+        """
+        mark = _JOURNAL.mark()
+        try:
+            matched, reprocess = self.check_and_set(item)
+        except BaseException:
+            _JOURNAL.rollback(mark)
+            raise
+        if matched:
+            _JOURNAL.commit(mark)
+        else:
+            _JOURNAL.rollback(mark)
+        return matched, reprocess
 
     def __getitem__(self, name):
         for node in self.nodes():
@@ -170,15 +231,22 @@ class _Leaf(_Node):
         self.matched = False
 
     def _state(self):
-        return (self.value, self.force_unique, list(self.found_values), self.matched)
+        return (self.value, self.force_unique, list(self.found_values))
 
     def _restore(self, state):
-        self.value, self.force_unique, found, self.matched = state
+        self.value, self.force_unique, found = state
         self.found_values = list(found)
 
-    def _found(self, value: str) -> None:
+    def _found(self, value: str, fix=None) -> None:
+        """Record a matched value; with ``fix``, also fix the constraint to ``fix``."""
+        if value in self.found_values and fix is None:
+            return
+        _JOURNAL.record(self)
         if value not in self.found_values:
             self.found_values.append(value)
+        if fix is not None:
+            self.value = fix
+            self.force_unique = False
 
     def current_pattern(self):
         return self.value() if callable(self.value) else self.value
@@ -325,11 +393,11 @@ class AttrConstraint(_Leaf):
                 reprocess.append(_expansion(item, source, others, self))
 
         value = str(chosen)
-        self._found(value)
         if self.force_unique:
-            self.value = re.escape(value)
+            self._found(value, fix=re.escape(value))
             self.sources = [source]
-            self.force_unique = False
+        else:
+            self._found(value)
         if self.reprocess:
             reprocess.extend(self._requeue(item))
         self.matched = True
@@ -368,10 +436,8 @@ class ValueConstraint(_Leaf):
         if pattern is not None and not meets_conditions(computed, pattern):
             self.matched = False
             return False, []
-        self._found(_normal(computed))
-        if self.force_unique:
-            self.value = re.escape(_normal(computed))
-            self.force_unique = False
+        text = _normal(computed)
+        self._found(text, fix=re.escape(text) if self.force_unique else None)
         self.matched = True
         return True, []
 
@@ -459,7 +525,7 @@ class ConstraintGroup(_Node):
         matched : bool
         reprocess : list of ProcessList
         """
-        state = self.get_state()
+        mark = _JOURNAL.mark()
         if self.reduce == "all":
             matched, reprocess = self._all(item)
         elif self.reduce == "any":
@@ -471,7 +537,7 @@ class ConstraintGroup(_Node):
             matched, reprocess = self._all(item)
             matched = not matched
         if not matched:
-            self.set_state(state)
+            _JOURNAL.rollback(mark)
         self.matched = matched
         return matched, reprocess
 

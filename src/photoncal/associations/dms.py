@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .association import Association
-from .constraint import AttrConstraint, ConstraintGroup, ValueConstraint, evaluate
+from .constraint import EMPTY_VALUES, AttrConstraint, ConstraintGroup, ValueConstraint, evaluate
 from .exceptions import AssociationError, AssociationNotValidError
 from .naming import (
     ACID,
@@ -109,10 +109,11 @@ _DMS_POOLNAME_REGEX = re.compile(r"jw(\d{5})_(\d{8}[Tt]\d{6})_pool")
 
 def _valid(item, column):
     """The item's value of ``column``, or None when absent or "not specified"."""
-    from .constraint import is_empty
-
     value = item.get(column)
-    return None if is_empty(value) else str(value).lower()
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return None if text in EMPTY_VALUES else text
 
 
 class Member(dict):
@@ -151,6 +152,7 @@ class DMSBase(Association):
     def __init__(self, version_id=None):
         self._acid = None
         self._asn_name = None
+        self._items_by_filename = {}
         self.current_sequence = None
         self.validity = {}
         super().__init__(version_id=version_id)
@@ -168,14 +170,26 @@ class DMSBase(Association):
                 "check": lambda member, wanted=exptype.lower(): member["exptype"] == wanted,
             }
 
+    @classmethod
+    def accepts_candidate_type(cls, candidate_type) -> bool:
+        """False when associations of this candidate type can never be valid for the rule."""
+        if cls.CANDIDATE_TYPES is not None:
+            return str(candidate_type).lower() in {t.lower() for t in cls.CANDIDATE_TYPES}
+        return True
+
     # -- constraints from data -----------------------------------------------
     def build_constraints(self):
         if self._definition is None:
             return ConstraintGroup([], name="rule")
-        from .ruledefs import build_node
+        cls = type(self)
+        make = cls.__dict__.get("_make_constraints")
+        if make is None:
+            from .ruledefs import compile_node
 
-        where = f"{getattr(self, '_source', 'rules')}, rule {self.rule_name()!r}"
-        node = build_node(self._definition, self, self._library, where=where)
+            where = f"{getattr(self, '_source', 'rules')}, rule {self.rule_name()!r}"
+            make = compile_node(self._definition, self._library, where=where)
+            cls._make_constraints = make
+        node = make(self)
         if not isinstance(node, ConstraintGroup):
             node = ConstraintGroup([node])
         return node
@@ -198,7 +212,8 @@ class DMSBase(Association):
         if name == "is_tso":
             return lambda item: self.is_item_tso(item)
         raise AssociationError(
-            f"rule {self.rule_name()}: unknown computed value {name!r}; known: "
+            f"{getattr(self, '_source', 'rules')}, rule {self.rule_name()!r}: unknown computed "
+            f"value {name!r}; known: "
             "exposure_type, item_exposure_type, has_science, is_tso"
         )
 
@@ -263,11 +278,12 @@ class DMSBase(Association):
         expanded cell (one candidate, one filter each), so a copy is not taken
         for the row or another copy already added.
         """
-        filename = item.get("filename")
-        return any(
-            source.get("filename") == filename and dict(source) == dict(item)
-            for source in self.from_items
-        )
+        same_file = self._items_by_filename.get(item.get("filename"))
+        return bool(same_file) and any(dict(source) == dict(item) for source in same_file)
+
+    def _remember(self, member):
+        if member.item is not None:
+            self._items_by_filename.setdefault(member.item.get("filename"), []).append(member.item)
 
     def is_member(self, member) -> bool:
         """True if the current product already has this member."""
@@ -301,6 +317,19 @@ class DMSBase(Association):
         acquisitions, ...; science exposures flagged ``IS_PSF``, ``IS_IMPRT``
         or ``BKGDTARG`` become ``psf``, ``imprint`` or ``background``.
         """
+        if default == "science":
+            cached = getattr(item, "_dms_exposure_type", None)
+            if cached is not None:
+                return cached
+        result = self._item_exposure_type(item, default)
+        if default == "science" and hasattr(item, "__dict__"):
+            # A pool row's own type never changes; copies made by list
+            # expansion are new objects and compute theirs.
+            item._dms_exposure_type = result
+        return result
+
+    @staticmethod
+    def _item_exposure_type(item, default):
         pointing = _valid(item, "pntgtype")
         if pointing is not None and pointing != "science":
             return pointing
@@ -403,6 +432,15 @@ class DMSBase(Association):
         elements.sort(key=str.lower)
         return "-".join(elements) or "clear"
 
+    def get_slit_name(self) -> str:
+        """Fixed-slit names (``fxd_slit``, ``fxd_slit2``), sorted and joined with ``-``."""
+        names = []
+        for name in ("fxd_slit", "fxd_slit2"):
+            for value in sorted(self._found(name)):
+                if _valid({"v": value}, "v") is not None and value not in names:
+                    names.append(value)
+        return "-".join(sorted(names, key=str.lower))
+
     def get_subarray(self) -> str:
         values = self._found("subarray")
         subarray = "-".join(values)
@@ -466,6 +504,12 @@ class DMSLevel2bBase(DMSBase):
             return default
         return self.original_exposure_type
 
+    @classmethod
+    def accepts_candidate_type(cls, candidate_type) -> bool:
+        return str(candidate_type).lower() in ("observation", "background") and super(
+            DMSLevel2bBase, cls
+        ).accepts_candidate_type(candidate_type)
+
     def validate_candidates(self, member) -> bool:
         """Observation candidates, or background candidates that have a background member."""
         if self.acid.type == "observation":
@@ -510,6 +554,7 @@ class DMSLevel2bBase(DMSBase):
         if self.is_member(member):
             return
         self.current_product["members"].append(member)
+        self._remember(member)
         self.update_validity(member)
         self.update_degraded_status()
         self.current_product["name"] = self.dms_product_name()
@@ -634,12 +679,13 @@ class DMS_Level3_Base(DMSBase):  # noqa: N801 (the established name)
 
     @property
     def dms_product_name(self) -> str:
-        """``jwPPPPP-TNNNN_tNNN_<instrument>_<optical elements>[-<subarray>]``."""
+        """``jwPPPPP-TNNNN_tNNN_<instrument>_<optical elements>[-<slit>][-<subarray>]``."""
         subarray = self.get_subarray()
+        slit = self.get_slit_name()
         name = (
             f"jw{self.data['program']}-{self.acid.id}_{self.get_target()}_"
             f"{self.get_instrument()}_{self.get_opt_element()}"
-            f"{'-' + subarray if subarray else ''}"
+            f"{'-' + slit if slit else ''}{'-' + subarray if subarray else ''}"
         )
         return name.lower()
 
@@ -696,6 +742,7 @@ class DMS_Level3_Base(DMSBase):  # noqa: N801 (the established name)
             return
         self.update_validity(member)
         self.current_product["members"].append(member)
+        self._remember(member)
         if member["exposerr"] is not None:
             logger.warning("member %s has exposure error %r", item["filename"], member["exposerr"])
         self.update_asn(item=item)
@@ -745,11 +792,13 @@ def _membership(asn):
 def prune(associations):
     """Remove duplicate associations.
 
-    1. Associations of one type with the same membership (different candidate
-       levels gathering the same exposures): the lowest-level candidate is
+    Called per rule set (level 2 and level 3 separately).
+
+    1. Associations with the same membership (different candidate levels, or
+       different rules, gathering the same exposures): the lowest-level candidate is
        kept, observation before association candidate before discovered;
-       for one candidate, a rule restricted to its type before a general one.
-    2. Associations of one type with the same product name where one
+       for one candidate, the association made last (by the rule tried last).
+    2. Associations with the same product name where one
        membership is a subset of the other (a level 2 observation candidate
        and the background candidate that adds the background exposure): the
        larger is kept.
@@ -757,18 +806,17 @@ def prune(associations):
     The order of the remaining associations is kept.
     """
     def preference(index):
-        asn = associations[index]
-        # Among equals, a rule made for the candidate's type (a mosaic rule
-        # for a mosaic candidate) is preferred to a general one.
-        specific = 0 if getattr(asn, "CANDIDATE_TYPES", None) else 1
-        return (candidate_sort_key(asn["asn_id"]), specific, index)
+        # Among equals, the association made last is kept: for one item the
+        # rules are tried in name order, so Asn_Lv3ImageMosaic wins over
+        # Asn_Lv3Image, as in the established generator.
+        return (candidate_sort_key(associations[index]["asn_id"]), -index)
 
     order = sorted(range(len(associations)), key=preference)
     kept_index = set()
     seen = set()
     for index in order:
         asn = associations[index]
-        key = (asn["asn_type"], _membership(asn))
+        key = _membership(asn)
         if key in seen:
             logger.debug("pruned %s: same members as an association kept", asn.asn_name)
             continue
@@ -778,7 +826,7 @@ def prune(associations):
 
     by_product = defaultdict(list)
     for asn in kept:
-        by_product[(asn["asn_type"], asn["products"][0]["name"])].append(asn)
+        by_product[asn["products"][0]["name"]].append(asn)
     dropped = set()
     for same_name in by_product.values():
         if len(same_name) < 2:

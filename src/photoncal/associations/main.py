@@ -23,7 +23,7 @@ from pathlib import Path
 from .association import make_timestamp
 from .constraint import evaluate
 from .dms import finalize, merge_level2, resequence
-from .exceptions import AssociationError
+from .exceptions import AssociationError, AssociationNotValidError
 from .generator import generate, orphaned_items
 from .registry import AssociationRegistry, candidate_constraint
 
@@ -122,15 +122,27 @@ def generate_associations(
         global_constraints=candidate_constraint(),
         name=CANDIDATE_RULESET,
     )
-    items = candidate_items(pool, candidate_ids)
-    associations = generate(items, rules, version_id=version_id, finalize=False)[0]
+    associations = []
+    # One candidate at a time: an item only ever meets its candidate's
+    # associations, and only the rules that can be valid for its type run.
+    for (_, candidate_type), items in candidate_items(pool, candidate_ids).items():
+        allowed = rules.subset(
+            lambda rule: not hasattr(rule, "accepts_candidate_type")
+            or rule.accepts_candidate_type(candidate_type)
+        )
+        if allowed:
+            associations.extend(generate(items, allowed, version_id=version_id, finalize=False)[0])
     if discover:
         rules = AssociationRegistry(
             rule_defs, include_default=not ignore_default, name=DISCOVER_RULESET
+        ).subset(
+            lambda rule: not hasattr(rule, "accepts_candidate_type")
+            or rule.accepts_candidate_type("discovered")
         )
-        associations.extend(
-            generate(list(pool.rows()), rules, version_id=version_id, finalize=False)[0]
-        )
+        if rules:
+            associations.extend(
+                generate(list(pool.rows()), rules, version_id=version_id, finalize=False)[0]
+            )
     if finalize_asns:
         associations = finalize(associations)
     if candidate_ids is None:
@@ -163,7 +175,8 @@ def candidate_items(pool, candidate_ids=None):
 
     Returns
     -------
-    list of PoolRow
+    dict
+        ``{(id, type): [PoolRow, ...]}``.
     """
     rows = list(pool.rows())
     order = []
@@ -185,12 +198,14 @@ def candidate_items(pool, candidate_ids=None):
                 order.append(candidate)
                 members[candidate] = []
             members[candidate].append(row)
-    items = []
+    items = {}
     for candidate in order:
+        copies = []
         for row in members[candidate]:
             copy = row.copy()
             copy["asn_candidate"] = str(candidate)
-            items.append(copy)
+            copies.append(copy)
+        items[candidate] = copies
     return items
 
 
@@ -212,12 +227,29 @@ def write_text_atomic(path, text) -> str:
     return str(path)
 
 
-def save_associations(associations, path=".", format="json"):  # noqa: A002
-    """Write each association to ``path`` under its DMS name; return the file paths."""
+def save_associations(associations, path=".", format="json", skip_invalid=False):  # noqa: A002
+    """Write each association to ``path`` under its DMS name; return the file paths.
+
+    Parameters
+    ----------
+    associations : list of Association
+    path : str or Path
+        Output directory.
+    format : {'json', 'yaml'}
+    skip_invalid : bool
+        Skip (with a warning) associations that do not validate, instead of
+        raising; for unfinalised lists.
+    """
     written = []
     names = set()
     for asn in associations:
-        name, text = asn.dump(format=format)
+        try:
+            name, text = asn.dump(format=format)
+        except AssociationNotValidError as error:
+            if not skip_invalid:
+                raise
+            logger.warning("not written: %s", error)
+            continue
         if name in names:
             raise AssociationError(f"two associations would both be written as {name!r}")
         names.add(name)

@@ -27,14 +27,16 @@ import logging
 import re
 from ast import literal_eval
 
+from photoncal.stpipe.naming import remove_suffix, split_extension
+
 __all__ = [
     "ACID",
     "ASN_NAME_TEMPLATE",
     "ASN_NAME_TEMPLATE_STAMP",
-    "KNOWN_SUFFIXES",
     "exposure_root",
     "member_name",
     "candidate_sort_key",
+    "classify_filename",
 ]
 
 logger = logging.getLogger(__name__)
@@ -42,28 +44,24 @@ logger = logging.getLogger(__name__)
 ASN_NAME_TEMPLATE_STAMP = "jw{program}-{acid}_{stamp}_{type}_{sequence:03d}_asn"
 ASN_NAME_TEMPLATE = "jw{program}-{acid}_{type}_{sequence:03d}_asn"
 
-#: Product suffixes replaced when a member name is made from a pool file name.
-KNOWN_SUFFIXES = (
-    "uncal",
-    "ramp",
-    "trapsfilled",
-    "rate",
-    "rateints",
-    "cal",
-    "calints",
-    "crf",
-    "crfints",
-    "bsub",
-    "bsubints",
-    "i2d",
-    "s2d",
-    "x1d",
-    "x1dints",
-)
+# The spec's "field guide to file names" writes the quantifiers as {3:4},
+# which is not a regular expression quantifier; {3,4} is meant.
+#: Files made by a level 3 pipeline.
+LEVEL3_PRODUCT_REGEX = re.compile(r".+[aocr][0-9]{3,4}.+")
+#: Files of exposure-centric data.
+EXPOSURE_FILE_REGEX = re.compile(r"jw[0-9]{11}_[0-9]{5}_[0-9]{5}_.+\.fits")
+#: Files of target-centric data (combinations of exposures).
+TARGET_FILE_REGEX = re.compile(r"jw[0-9]{5}-[aocr][0-9]{3,4}_.+")
 
-_SUFFIX_REGEX = re.compile(
-    r"^(?P<root>.+?)_(?P<suffix>" + "|".join(KNOWN_SUFFIXES) + r")(?P<ext>\.[A-Za-z0-9]+(\.gz)?)$"
-)
+
+def classify_filename(name: str) -> str | None:
+    """``'exposure'`` or ``'target'`` for DMS file names, else None (spec, field guide)."""
+    if EXPOSURE_FILE_REGEX.fullmatch(name):
+        return "exposure"
+    if TARGET_FILE_REGEX.fullmatch(name):
+        return "target"
+    return None
+
 
 #: First id of discovered (whole-program) associations.
 DISCOVERED_ID_START = 3001
@@ -72,16 +70,16 @@ DISCOVERED_ID_START = 3001
 def exposure_root(filename: str) -> tuple[str, str | None, str]:
     """Split a file name into ``(root, suffix, extension)``.
 
-    ``suffix`` is None when the name ends in no known product suffix; then
-    ``root`` is the name without its extension.
+    The known suffixes are the framework's (:mod:`photoncal.stpipe.naming`),
+    so associations and output names agree.  ``suffix`` is None when the name
+    ends in no known product suffix; then ``root`` is the name without its
+    extension.
     """
-    match = _SUFFIX_REGEX.match(filename)
-    if match is not None:
-        return match.group("root"), match.group("suffix"), match.group("ext")
-    stem, dot, ext = filename.rpartition(".")
-    if not dot or not stem:
-        return filename, None, ""
-    return stem, None, "." + ext
+    stem, ext = split_extension(filename)
+    root, sep = remove_suffix(stem)
+    if root == stem:
+        return stem, None, ext
+    return root, stem[len(root) + len(sep):], ext
 
 
 def member_name(filename: str, suffix: str) -> str:
@@ -93,9 +91,8 @@ def member_name(filename: str, suffix: str) -> str:
     root, old_suffix, ext = exposure_root(filename)
     if old_suffix is None:
         logger.warning(
-            "FILENAME %r ends in no known product suffix (%s); the member keeps this name",
+            "FILENAME %r ends in no known product suffix; the member keeps this name",
             filename,
-            ", ".join(KNOWN_SUFFIXES[:6]) + ", ...",
         )
         return filename
     return f"{root}_{suffix}{ext}"

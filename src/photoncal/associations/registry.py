@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .association import Association
 from .constraint import AttrConstraint
-from .dms import DMS_Level3_Base, DMSBase, DMSLevel2bBase, finalize
+from .dms import DMS_Level3_Base, DMSLevel2bBase, finalize
 from .exceptions import AssociationError, AssociationNotValidError
 from .ruledefs import DEFAULT_RULE_FILES, RULES_DIR, load_rule_file, make_rule_class
 
@@ -170,7 +170,9 @@ class AssociationRegistry(dict):
         for path in files:
             blocks, rules = load_rule_file(path)
             file_library = {**library, **blocks}
-            for rule_name, definition in rules.items():
+            # Rules are tried in name order (as the established registry does);
+            # of duplicate associations, the one of the rule tried last is kept.
+            for rule_name, definition in sorted(rules.items()):
                 rule = make_rule_class(rule_name, definition, file_library, BASE_CLASSES, str(path))
                 self.add_rule(rule_name, rule)
         if include_bases:
@@ -234,6 +236,14 @@ class AssociationRegistry(dict):
                 include_bases and obj in BASE_CLASSES.values()
             ):
                 self.add_rule(obj_name, obj)
+
+    def subset(self, keep):
+        """A registry of the rules for which ``keep(rule)`` is true (same classes)."""
+        selected = AssociationRegistry.__new__(AssociationRegistry)
+        dict.__init__(selected, {key: rule for key, rule in self.items() if keep(rule)})
+        selected.name = self.name
+        selected.global_constraints = self.global_constraints
+        return selected
 
     def update(self, other=(), **kwargs):
         """Merge another registry's rules into this one."""
@@ -303,8 +313,3 @@ class AssociationRegistry(dict):
     def rule_names(self):
         """Rule names without the rule-set prefix."""
         return [rule.rule_name() for rule in self.values()]
-
-
-def is_dms_rule(rule) -> bool:
-    """True for rules of the DMS rule sets."""
-    return inspect.isclass(rule) and issubclass(rule, DMSBase)

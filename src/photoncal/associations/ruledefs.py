@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -62,7 +63,14 @@ import yaml
 from .constraint import AttrConstraint, ConstraintGroup, ValueConstraint
 from .exceptions import AssociationError
 
-__all__ = ["RULES_DIR", "DEFAULT_RULE_FILES", "build_node", "load_rule_file", "make_rule_class"]
+__all__ = [
+    "RULES_DIR",
+    "DEFAULT_RULE_FILES",
+    "build_node",
+    "compile_node",
+    "load_rule_file",
+    "make_rule_class",
+]
 
 RULES_DIR = Path(__file__).parent / "rules"
 #: The default rule set: level 2 then level 3.
@@ -125,7 +133,7 @@ def _pattern(value, where):
     return value
 
 
-def build_node(spec, association, library, where="rule", _using=()):
+def build_node(spec, association, library, where="rule"):
     """Build a constraint tree from its data form.
 
     Parameters
@@ -143,6 +151,16 @@ def build_node(spec, association, library, where="rule", _using=()):
     -------
     AttrConstraint, ValueConstraint or ConstraintGroup
     """
+    return compile_node(spec, library, where)(association)
+
+
+def compile_node(spec, library, where="rule", _using=()):
+    """Check a constraint's data form once; return ``make(association) -> tree``.
+
+    Every rule instance needs its own tree (constraints fix themselves as
+    members arrive), so the definition is validated and resolved here, and
+    the returned factory only builds the objects.
+    """
     if not isinstance(spec, dict):
         _fail(where, f"a constraint must be a mapping, not {type(spec).__name__} {spec!r}")
 
@@ -154,7 +172,7 @@ def build_node(spec, association, library, where="rule", _using=()):
             _fail(where, f"constraint block {block!r} uses itself")
         if block not in library:
             _fail(where, f"no constraint block named {block!r}; known: {sorted(library)}")
-        return build_node(library[block], association, library, f"{where} > {block}", (*_using, block))
+        return compile_node(library[block], library, f"{where} > {block}", (*_using, block))
 
     if groups:
         if len(groups) > 1:
@@ -164,66 +182,81 @@ def build_node(spec, association, library, where="rule", _using=()):
         children = spec[reduce]
         if not isinstance(children, list) or not children:
             _fail(where, f"{reduce!r} needs a non-empty list of constraints")
-        return ConstraintGroup(
-            [
-                build_node(child, association, library, f"{where} > {reduce}[{i}]", _using)
-                for i, child in enumerate(children)
-            ],
-            reduce=reduce,
-            name=spec.get("name"),
-        )
+        makers = [
+            compile_node(child, library, f"{where} > {reduce}[{i}]", _using)
+            for i, child in enumerate(children)
+        ]
+        name = spec.get("name")
+
+        def make_group(association):
+            return ConstraintGroup([make(association) for make in makers], reduce=reduce, name=name)
+
+        return make_group
 
     if "attr" in spec:
         _check_keys(spec, _ATTR_KEYS, where)
-        name = spec.get("name")
         sources = _as_list(spec["attr"], where, "attr")
         value = _pattern(spec.get("value"), where)
-        if "value_from" in spec:
-            if value is not None:
-                _fail(where, "give either 'value' or 'value_from', not both")
-            source_name = spec["value_from"]
-
-            def value(source_name=source_name):
-                found = association.constraints[source_name].found_values
-                return "(" + "|".join(re.escape(v) for v in found) + ")"
-
-        onlyif = spec.get("onlyif")
-        if onlyif is not None:
-            onlyif = build_node(onlyif, association, library, f"{where} > onlyif", _using)
-        options = {}
-        if "invalid" in spec:
-            options["invalid_values"] = _as_list(spec["invalid"], where, "invalid")
+        value_from = spec.get("value_from")
+        if value_from is not None and value is not None:
+            _fail(where, "give either 'value' or 'value_from', not both")
+        make_onlyif = None
+        if spec.get("onlyif") is not None:
+            make_onlyif = compile_node(spec["onlyif"], library, f"{where} > onlyif", _using)
         reprocess = spec.get("reprocess")
         if reprocess not in (None, "existing", "rules", "both", "nonscience"):
             _fail(where, f"reprocess must be existing, rules, both or nonscience, not {reprocess!r}")
-        return AttrConstraint(
-            name=name,
-            sources=sources,
-            value=value,
+        options = dict(
+            name=spec.get("name"),
             force_unique=_as_bool(spec, "unique", True, where),
             required=_as_bool(spec, "required", True, where),
             force_undefined=_as_bool(spec, "undefined", False, where),
             evaluate=_as_bool(spec, "evaluate", False, where),
             reprocess=reprocess,
-            onlyif=onlyif,
             is_acid=_as_bool(spec, "acid", False, where),
-            **options,
         )
+        if "invalid" in spec:
+            options["invalid_values"] = _as_list(spec["invalid"], where, "invalid")
+
+        def make_attr(association):
+            leaf_value = value
+            if value_from is not None:
+
+                def leaf_value():
+                    found = association.constraints[value_from].found_values
+                    return "(" + "|".join(re.escape(v) for v in found) + ")"
+
+            onlyif = make_onlyif(association) if make_onlyif is not None else None
+            return AttrConstraint(sources=sources, value=leaf_value, onlyif=onlyif, **options)
+
+        return make_attr
 
     if "computed" in spec:
         _check_keys(spec, _COMPUTED_KEYS, where)
-        source = association.computed_source(spec["computed"])
-        return ValueConstraint(
-            name=spec.get("name"),
-            sources=source,
-            value=_pattern(spec.get("value"), where),
-            force_unique=_as_bool(spec, "unique", True, where),
-        )
+        computed = spec["computed"]
+        value = _pattern(spec.get("value"), where)
+        name = spec.get("name")
+        force_unique = _as_bool(spec, "unique", True, where)
+
+        def make_computed(association):
+            return ValueConstraint(
+                name=name,
+                sources=association.computed_source(computed),
+                value=value,
+                force_unique=force_unique,
+            )
+
+        return make_computed
 
     if "const" in spec:
         _check_keys(spec, _CONST_KEYS, where)
         constant = str(spec["const"])
-        return ValueConstraint(name=spec.get("name"), sources=lambda item: constant)
+        name = spec.get("name")
+
+        def make_const(association):
+            return ValueConstraint(name=name, sources=lambda item: constant)
+
+        return make_const
 
     _fail(
         where,
@@ -251,12 +284,24 @@ def load_rule_file(path):
         )
     if not path.is_file():
         raise AssociationError(f"rule file {str(path)!r} does not exist")
+    stat = path.stat()
+    return _load_rule_file(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@lru_cache(maxsize=64)
+def _load_rule_file(name, mtime_ns, size):
+    # Cached by name, modification time and size: registries are built often
+    # (one per generation mode) and the parsed definitions are only read.
+    path = Path(name)
     text = path.read_text()
     try:
         if path.suffix.lower() == ".json":
             content = json.loads(text)
         else:
-            content = yaml.safe_load(text)
+            content = yaml.load(text, Loader=_SAFE_LOADER)
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise AssociationError(f"rule file {str(path)!r} is not valid YAML/JSON: {error}") from error
     where = f"rule file {str(path)!r}"
@@ -269,9 +314,9 @@ def load_rule_file(path):
         _fail(where, "'constraints' must map block names to constraints")
     if not isinstance(rules, dict) or not rules:
         _fail(where, "'rules' must map rule names to their definitions, and name at least one")
-    for name, definition in rules.items():
-        rule_where = f"{where}, rule {name!r}"
-        if not isinstance(name, str) or not _NAME.match(name):
+    for rule_name, definition in rules.items():
+        rule_where = f"{where}, rule {rule_name!r}"
+        if not isinstance(rule_name, str) or not _NAME.match(rule_name):
             _fail(rule_where, "a rule name must be a Python identifier such as Asn_Lv3MyImage")
         if not isinstance(definition, dict):
             _fail(rule_where, "the definition must be a mapping")

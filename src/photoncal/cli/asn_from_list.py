@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ._asn_logging import command_logging
+from photoncal.associations._logging import command_logging
 
 DESCRIPTION = """Create an association from a list of files.
 

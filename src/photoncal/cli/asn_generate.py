@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ._asn_logging import command_logging
+from photoncal.associations._logging import command_logging
 
 DESCRIPTION = """Generate association files from an association pool.
 
@@ -154,13 +154,16 @@ def run(parsed) -> int:
         )
 
     if parsed.dry_run:
-        names = [asn.dump(format=parsed.format)[0] for asn in associations]
-        for name in names:
-            print(f"would write {parsed.path / name}")
+        extension = ".json" if parsed.format == "json" else ".yaml"
+        for asn in associations:
+            print(f"would write {parsed.path / (asn.asn_name + extension)}")
     else:
         if not parsed.path.is_dir():
             parsed.path.mkdir(parents=True, exist_ok=True)
-        for written in save_associations(associations, parsed.path, format=parsed.format):
+        written_files = save_associations(
+            associations, parsed.path, format=parsed.format, skip_invalid=parsed.no_finalize
+        )
+        for written in written_files:
             print(f"wrote {written}")
         if parsed.save_orphans:
             orphans.write(parsed.path / parsed.save_orphans)

@@ -129,11 +129,11 @@ def match_dark_frames(
     return np.ascontiguousarray(dark4, dtype=np.float32), starts, counts, message
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _average(dark4, starts, counts, out):
     """out[d, g] = mean of dark4[d, starts[g] : starts[g]+counts[g]] with NaN as 0."""
     nd, ngroups, ny, nx = out.shape
-    for r in prange(nd * ny):
+    for r in range(nd * ny):
         d = r // ny
         y = r % ny
         for g in range(ngroups):

@@ -35,9 +35,9 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal import dqflags
-from photoncal.kernels.ramp_common import median_of_finite
+from photoncal.kernels.ramp_common import iter_row_blocks, median_of_finite
 
-__all__ = ["JumpFlags", "JumpResult", "JUMP_STEP_DEFAULTS", "detect_jumps"]
+__all__ = ["JumpFlags", "JumpResult", "JUMP_STEP_DEFAULTS", "detect_jumps", "cosmic_ray_rates"]
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def _median_sorted(sorted_values, m):
     return 0.5 * (sorted_values[half - 1] + sorted_values[half])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _clipped_median(values, n, scratch):
     """Median of ``|first differences|`` as the iterative search uses it.
 
@@ -183,23 +183,26 @@ def _clipped_median(values, n, scratch):
     return np.nan
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sigma(median, dt, n_reads_diff, rn2):
     """Expected noise of one first difference (per unit dt); NaN when it is 0."""
     s = math.sqrt(abs(median) * dt + rn2 / (0.5 * n_reads_diff)) / dt
     return s if s != 0.0 else np.nan
 
 
-@njit(cache=True, nogil=True)
-def _first_differences(data, gdq, y, x, gain32, dt, bad, fd):
-    """First differences in electrons per unit dt, NaN where a group is ``bad``."""
+@njit(cache=True, nogil=True, inline="always")
+def _first_differences(data, gdq, y, yd, x, gain32, dt, bad, fd):
+    """First differences in electrons per unit dt, NaN where a group is ``bad``.
+
+    ``data`` holds the block of rows that contains row ``y`` at index ``yd``.
+    """
     nints, ngroups = data.shape[0], data.shape[1]
     ndiff = ngroups - 1
     for i in range(nints):
-        previous = data[i, 0, y, x] * gain32
+        previous = data[i, 0, yd, x] * gain32
         previous_bad = (gdq[i, 0, y, x] & bad) != 0
         for k in range(ndiff):
-            current = data[i, k + 1, y, x] * gain32
+            current = data[i, k + 1, yd, x] * gain32
             current_bad = (gdq[i, k + 1, y, x] & bad) != 0
             if previous_bad or current_bad:
                 fd[i * ndiff + k] = np.nan
@@ -211,11 +214,12 @@ def _first_differences(data, gdq, y, x, gain32, dt, bad, fd):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _detect_row(
-    y, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
+    y, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
     two_diff_threshold, bad, jump, median_out, ncr_out,
 ):
     """Two-point difference search for every pixel of row ``y``."""
-    nints, ngroups, ny, nx = data.shape
+    nints, ngroups, _, nx = data.shape
+    yd = y - row0
     ndiff = ngroups - 1
     n = nints * ndiff
     uniform = True
@@ -229,7 +233,7 @@ def _detect_row(
         gain32 = np.float32(gain[y, x])
         rn = np.float32(readnoise[y, x]) * gain32
         rn2 = float(rn * rn)
-        _first_differences(data, gdq, y, x, gain32, dt, bad, fd)
+        _first_differences(data, gdq, y, yd, x, gain32, dt, bad, fd)
         median = median_of_finite(fd, n, scratch)
         median_out[y, x] = median
         if mode == _MODE_MEDIAN_ONLY:
@@ -289,17 +293,18 @@ def _detect_row(
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _detect_kernel(data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
+def _detect_kernel(row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
                    two_diff_threshold, bad, jump, median_out, ncr_out):
-    for y in prange(data.shape[2]):
-        _detect_row(y, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
-                    two_diff_threshold, bad, jump, median_out, ncr_out)
+    for yb in prange(data.shape[2]):
+        _detect_row(row0 + yb, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection,
+                    three_diff_threshold, two_diff_threshold, bad, jump, median_out, ncr_out)
 
 
 @njit(cache=True, nogil=True)
-def _sigclip_row(y, data, gdq, gain, dt, bad, jump, sigma, maxiters, only_use_ints, fd_row, used):
+def _sigclip_row(y, row0, data, gdq, gain, dt, bad, jump, sigma, maxiters, only_use_ints, fd_row, used):
     """Sigma-clip each difference across integrations (or across everything)."""
-    nints, ngroups, ny, nx = data.shape
+    nints, ngroups, _, nx = data.shape
+    yd = y - row0
     ndiff = ngroups - 1
     n = nints * ndiff
     fd = np.empty(n, dtype=np.float64)
@@ -307,7 +312,7 @@ def _sigclip_row(y, data, gdq, gain, dt, bad, jump, sigma, maxiters, only_use_in
     idx = np.empty(n, dtype=np.int64)
     for x in range(nx):
         gain32 = np.float32(gain[y, x])
-        _first_differences(data, gdq, y, x, gain32, dt, bad, fd)
+        _first_differences(data, gdq, y, yd, x, gain32, dt, bad, fd)
         nsets = ndiff if only_use_ints else 1
         for s in range(nsets):
             # The members of this clipping set.
@@ -359,54 +364,68 @@ def _sigclip_row(y, data, gdq, gain, dt, bad, jump, sigma, maxiters, only_use_in
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _sigclip_kernel(data, gdq, gain, dt, bad, jump, sigma, maxiters, only_use_ints):
+def _sigclip_kernel(row0, data, gdq, gain, dt, bad, jump, sigma, maxiters, only_use_ints):
     n = data.shape[0] * (data.shape[1] - 1)
-    for y in prange(data.shape[2]):
+    for yb in prange(data.shape[2]):
         fd_row = np.empty(n, dtype=np.float64)
         used = np.empty(n, dtype=np.bool_)
-        _sigclip_row(y, data, gdq, gain, dt, bad, jump, sigma, maxiters, only_use_ints, fd_row, used)
+        _sigclip_row(row0 + yb, row0, data, gdq, gain, dt, bad, jump, sigma, maxiters, only_use_ints, fd_row,
+                     used)
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _neighbour_kernel(data, gdq, gain, readnoise, dt, n_reads_diff, median, bad, jump, low, high):
-    """Flag the 4 neighbours of jumps whose ratio lies strictly between ``low`` and ``high``."""
-    nints, ngroups, ny, nx = data.shape
-    source = np.zeros((ny, nx), dtype=np.uint8)
-    for i in range(nints):
-        for k in range(ngroups - 1):
-            for y in prange(ny):
-                for x in range(nx):
-                    source[y, x] = 0
+def _neighbour_sources(row0, data, gdq, gain, readnoise, dt, n_reads_diff, median, bad, jump, low, high,
+                       source):
+    """Mark the jumps whose ratio lies strictly between ``low`` and ``high``."""
+    nints, ngroups, nrows, nx = data.shape
+    for yb in prange(nrows):
+        y = row0 + yb
+        for x in range(nx):
+            gain32 = np.float32(gain[y, x])
+            rn = np.float32(readnoise[y, x]) * gain32
+            rn2 = float(rn * rn)
+            for i in range(nints):
+                for k in range(ngroups - 1):
+                    source[i, k, y, x] = 0
                     if not (gdq[i, k + 1, y, x] & jump):
                         continue
                     if (gdq[i, k, y, x] & bad) or (gdq[i, k + 1, y, x] & bad):
                         continue
-                    gain32 = np.float32(gain[y, x])
-                    diff = np.float32(data[i, k + 1, y, x] * gain32 - data[i, k, y, x] * gain32) / dt[k]
-                    rn = np.float32(readnoise[y, x]) * gain32
-                    ratio = abs(diff - median[y, x]) / _sigma(median[y, x], dt[k], n_reads_diff[k], float(rn * rn))
+                    diff = np.float32(data[i, k + 1, yb, x] * gain32 - data[i, k, yb, x] * gain32) / dt[k]
+                    ratio = abs(diff - median[y, x]) / _sigma(median[y, x], dt[k], n_reads_diff[k], rn2)
                     if low < ratio < high:
-                        source[y, x] = 1
-            for y in prange(ny):
-                for x in range(nx):
-                    hit = source[y, x] != 0
-                    if y > 0 and source[y - 1, x]:
-                        hit = True
-                    if y < ny - 1 and source[y + 1, x]:
-                        hit = True
-                    if x > 0 and source[y, x - 1]:
-                        hit = True
-                    if x < nx - 1 and source[y, x + 1]:
-                        hit = True
-                    if hit and (gdq[i, k + 1, y, x] & bad) == 0:
-                        gdq[i, k + 1, y, x] |= jump
+                        source[i, k, y, x] = 1
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _after_jump_kernel(data, gdq, gain, dt, median, bad, jump, e1, n1, e2, n2):
+def _neighbour_flags(gdq, source, bad, jump):
+    """JUMP_DET on each source and its 4 neighbours (unless SATURATED or DO_NOT_USE)."""
+    nints, ngroups, ny, nx = gdq.shape
+    for yp in prange(nints * (ngroups - 1) * ny):
+        y = yp % ny
+        plane = yp // ny
+        i = plane // (ngroups - 1)
+        k = plane % (ngroups - 1)
+        for x in range(nx):
+            hit = source[i, k, y, x] != 0
+            if y > 0 and source[i, k, y - 1, x]:
+                hit = True
+            if y < ny - 1 and source[i, k, y + 1, x]:
+                hit = True
+            if x > 0 and source[i, k, y, x - 1]:
+                hit = True
+            if x < nx - 1 and source[i, k, y, x + 1]:
+                hit = True
+            if hit and (gdq[i, k + 1, y, x] & bad) == 0:
+                gdq[i, k + 1, y, x] |= jump
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _after_jump_kernel(row0, data, gdq, gain, dt, median, bad, jump, e1, n1, e2, n2):
     """Flag ``n`` groups after jumps larger than ``e`` electrons (two thresholds)."""
-    nints, ngroups, ny, nx = data.shape
-    for y in prange(ny):
+    nints, ngroups, nrows, nx = data.shape
+    for yb in prange(nrows):
+        y = row0 + yb
         extend = np.zeros(ngroups, dtype=np.bool_)
         for x in range(nx):
             gain32 = np.float32(gain[y, x])
@@ -418,7 +437,7 @@ def _after_jump_kernel(data, gdq, gain, dt, median, bad, jump, e1, n1, e2, n2):
                         continue
                     if (gdq[i, k - 1, y, x] & bad) or (gdq[i, k, y, x] & bad):
                         continue
-                    diff = np.float32(data[i, k, y, x] * gain32 - data[i, k - 1, y, x] * gain32) / dt[k - 1]
+                    diff = np.float32(data[i, k, yb, x] * gain32 - data[i, k - 1, yb, x] * gain32) / dt[k - 1]
                     amplitude = (diff - median[y, x]) * dt[k - 1]
                     for threshold, ngroups_flag in ((e1, n1), (e2, n2)):
                         if ngroups_flag > 0 and amplitude >= threshold:
@@ -543,9 +562,7 @@ def detect_jumps(
         raise ValueError(f"detect_jumps: nframes must be >= 1, got {nframes!r}")
     nints, ngroups, ny, nx = data.shape
     image_shape = (ny, nx)
-    if data.dtype != np.float32 or not data.dtype.isnative:
-        data = data.astype(np.float32)
-    if inplace and groupdq.dtype == np.uint8 and groupdq.flags.writeable:
+    if inplace and groupdq.dtype == np.uint8 and groupdq.flags.writeable and groupdq.flags.c_contiguous:
         gdq = groupdq
     else:
         gdq = np.array(groupdq, dtype=np.uint8)
@@ -562,6 +579,7 @@ def detect_jumps(
     dnu, sat, jump = int(flags.do_not_use), int(flags.saturated), int(flags.jump_det)
     bad = dnu | sat
     pdq[~(gain > 0)] |= np.uint32(flags.no_gain_value | dnu)
+    input_bad = (gdq & bad) != 0 if p["find_showers"] else None
 
     def groups(seconds, name):
         if seconds and seconds > 0:
@@ -598,10 +616,11 @@ def detect_jumps(
         mode = _MODE_SINGLE_PASS if min_usable_diffs >= p["min_diffs_single_pass"] else _MODE_ITERATIVE
         if use_sigclip:
             # The medians and noise still serve the neighbour and after-jump flagging.
-            _detect_kernel(data, gdq, gain, readnoise, dt, n_reads_diff, _MODE_MEDIAN_ONLY, np.inf,
-                           np.inf, np.inf, bad, jump, median, ncr)
-            _sigclip_kernel(data, gdq, gain, dt, bad, jump, float(p["rejection_threshold"]), 5,
-                            bool(p["only_use_ints"]))
+            for row0, block in iter_row_blocks(data, 2):
+                _detect_kernel(row0, block, gdq, gain, readnoise, dt, n_reads_diff, _MODE_MEDIAN_ONLY,
+                               np.inf, np.inf, np.inf, bad, jump, median, ncr)
+                _sigclip_kernel(row0, block, gdq, gain, dt, bad, jump, float(p["rejection_threshold"]), 5,
+                                bool(p["only_use_ints"]))
             for i in range(nints):
                 for k in range(ngroups):
                     plane = gdq[i, k]
@@ -609,18 +628,25 @@ def detect_jumps(
                         plane[plane == jump] = 0
             number_crs = int(np.count_nonzero(gdq & jump))
         else:
-            _detect_kernel(data, gdq, gain, readnoise, dt, n_reads_diff, mode,
-                           float(p["rejection_threshold"]), float(p["four_group_rejection_threshold"]),
-                           float(p["three_group_rejection_threshold"]), bad, jump, median, ncr)
+            for row0, block in iter_row_blocks(data, 2):
+                _detect_kernel(row0, block, gdq, gain, readnoise, dt, n_reads_diff, mode,
+                               float(p["rejection_threshold"]), float(p["four_group_rejection_threshold"]),
+                               float(p["three_group_rejection_threshold"]), bad, jump, median, ncr)
             number_crs = int(ncr.sum())
         if p["flag_4_neighbors"]:
-            _neighbour_kernel(data, gdq, gain, readnoise, dt, n_reads_diff, median, bad, jump,
-                              float(p["min_jump_to_flag_neighbors"]), float(p["max_jump_to_flag_neighbors"]))
+            source = np.empty((nints, ngroups - 1, ny, nx), dtype=np.uint8)
+            for row0, block in iter_row_blocks(data, 2):
+                _neighbour_sources(row0, block, gdq, gain, readnoise, dt, n_reads_diff, median, bad, jump,
+                                   float(p["min_jump_to_flag_neighbors"]),
+                                   float(p["max_jump_to_flag_neighbors"]), source)
+            _neighbour_flags(gdq, source, bad, jump)
+            del source
         if n1 > 0 or n2 > 0:
             median_gain = float(np.nanmedian(gain))
-            _after_jump_kernel(data, gdq, gain, dt, median, bad, jump,
-                               float(p["after_jump_flag_dn1"]) * median_gain, n1,
-                               float(p["after_jump_flag_dn2"]) * median_gain, n2)
+            for row0, block in iter_row_blocks(data, 2):
+                _after_jump_kernel(row0, block, gdq, gain, dt, median, bad, jump,
+                                   float(p["after_jump_flag_dn1"]) * median_gain, n1,
+                                   float(p["after_jump_flag_dn2"]) * median_gain, n2)
     _drop_redundant_jumps(gdq, jump, dnu, sat)
 
     number_events = 0
@@ -631,5 +657,31 @@ def detect_jumps(
             number_events = jump_events.flag_snowballs(gdq, p, group_time=group_time, flags=flags)
         if p["find_showers"]:
             number_events = jump_events.flag_showers(data, gdq, pdq, gain, readnoise, p, nframes=int(nframes),
-                                                     group_time=group_time, flags=flags)
+                                                     group_time=group_time, flags=flags, input_bad=input_bad)
     return JumpResult(gdq, pdq, number_crs, number_events, skipped=skipped)
+
+
+def cosmic_ray_rates(result, group_time, flags=JumpFlags()):
+    """The exposure keywords the JumpStep derives from the jumps it found.
+
+    Parameters
+    ----------
+    result : JumpResult
+    group_time : float
+        TGROUP in seconds.
+
+    Returns
+    -------
+    (primary_cosmic_rays, extended_emission_events) : (float, float) or (None, None)
+        ``1000 * number_crs / (T * npix)`` and ``1e6 * events / (T * npix)``
+        with ``T`` the group time times the groups that are not DO_NOT_USE
+        everywhere, less one per integration; None when there is no such
+        group.
+    """
+    nints, ngroups, ny, nx = result.groupdq.shape
+    flagged = int(_groups_flagged_everywhere(result.groupdq, int(flags.do_not_use)).sum())
+    usable = nints * ngroups - flagged - nints
+    if usable < 1:
+        return None, None
+    exposure = group_time * usable * ny * nx
+    return 1000.0 * result.number_crs / exposure, 1.0e6 * result.number_extended_events / exposure

@@ -123,10 +123,10 @@ def _classic(data, gdq, coeffs, usable, sat):
                     drow[x] = drow[x] if keep else acc[x] + c0[x]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _classic_planes(planes, coeffs, usable):
     nplanes, ny, nx = planes.shape
-    for y in prange(ny):
+    for y in range(ny):
         for k in range(nplanes):
             for x in range(nx):
                 if usable[y, x]:

@@ -167,11 +167,11 @@ def _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs):
     return s / upper
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _slopes(data_int, gdq_int, sat, jump, huge):
     ngroups, ny, nx = data_int.shape
     out = np.zeros((ny, nx), dtype=np.float64)
-    for y in prange(ny):
+    for y in range(ny):
         diffs = np.empty(max(ngroups - 1, 1), dtype=np.float64)
         for x in range(nx):
             out[y, x] = _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs)
@@ -432,12 +432,12 @@ def mjd_to_epoch(mjd: float) -> float:
     return (mjd - 40587.0) * 86400.0
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _flag_windows_group(gdq_plane, sci_plane, window_end_array, sat_count, current_time,
                         persistence_time, use_threshold, dn_threshold, sat, flag):
     ny, nx = gdq_plane.shape
     new_end = current_time + persistence_time
-    for y in prange(ny):
+    for y in range(ny):
         for x in range(nx):
             end = window_end_array[y, x]
             if end < current_time:

@@ -33,6 +33,7 @@ __all__ = [
     "optimal_weight",
     "weighted_line_sums",
     "median_of_finite",
+    "iter_row_blocks",
 ]
 
 #: Upper SNR bounds of the weighting classes (Fixsen et al. 2000; Casertano et al. 2022, table 2).
@@ -41,7 +42,7 @@ SNR_BOUNDS = np.array([5.0, 10.0, 20.0, 50.0, 100.0])
 SNR_POWERS = np.array([0.0, 0.4, 1.0, 3.0, 6.0, 10.0])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def power_index(snr):
     """Index into :data:`SNR_POWERS` of the weighting class of ``snr``.
 
@@ -61,7 +62,7 @@ def power_index(snr):
     return 5
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def snr_power(snr):
     """The optimal-weighting exponent ``P`` for a segment of SNR ``snr``."""
     i = power_index(snr)
@@ -78,7 +79,7 @@ def snr_power(snr):
     return 10.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def segment_snr(signal_electrons, read_noise_electrons):
     """Signal-to-noise ratio of a segment: ``S / sqrt(R**2 + S)``, 0 for ``S <= 0``.
 
@@ -97,7 +98,7 @@ def segment_snr(signal_electrons, read_noise_electrons):
     return signal_electrons / math.sqrt(variance)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def optimal_weight(t, t_mid, t_scale, n_reads, power):
     """Optimal weight of one sample (Casertano et al. 2022, eq. 45).
 
@@ -150,7 +151,7 @@ def median_of_finite(values, n, scratch, exclude_max=False):
 
     With ``exclude_max`` every copy of the largest value is left out first.
     ``scratch`` must hold at least ``n`` entries; ``values`` is not changed.
-    Short ramps use a branch-free rank selection, long ones a sort.
+    Short ramps use a branch-free rank selection, long ones quickselect.
     """
     m = 0
     top = -np.inf
@@ -171,11 +172,8 @@ def median_of_finite(values, n, scratch, exclude_max=False):
     if m == 0:
         return np.nan
     half = m // 2
-    if m > 24:
-        scratch[:m].sort()
-        if m % 2 == 1:
-            return scratch[half]
-        return 0.5 * (scratch[half - 1] + scratch[half])
+    if m > 48:
+        return _select_median(scratch, m)
     upper = np.nan
     lower = np.nan
     for i in range(m):
@@ -193,3 +191,65 @@ def median_of_finite(values, n, scratch, exclude_max=False):
     if m % 2 == 1:
         return upper
     return 0.5 * (lower + upper)
+
+
+@njit(cache=True, nogil=True)
+def _select_median(a, m):
+    """Median of ``a[:m]`` by quickselect (reorders ``a``)."""
+    half = m // 2
+    lo = 0
+    hi = m - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid] < a[lo]:
+            a[mid], a[lo] = a[lo], a[mid]
+        if a[hi] < a[lo]:
+            a[hi], a[lo] = a[lo], a[hi]
+        if a[hi] < a[mid]:
+            a[hi], a[mid] = a[mid], a[hi]
+        pivot = a[mid]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if half <= j:
+            hi = j
+        elif half >= i:
+            lo = i
+        else:
+            break
+    upper = a[half]
+    if m % 2 == 1:
+        return upper
+    lower = a[0]
+    for t in range(1, half):
+        if a[t] > lower:
+            lower = a[t]
+    return 0.5 * (lower + upper)
+
+
+def iter_row_blocks(data, row_axis, target_bytes=64 * 2**20):
+    """Yield ``(first_row, block)``: ``data`` as C-contiguous native float32 row blocks.
+
+    Native, contiguous float32 input is yielded whole (no copy); anything
+    else (another dtype, byte order or layout, e.g. big-endian FITS data) is
+    converted one block of rows at a time, so the peak memory grows by one
+    block (about ``target_bytes``), not by a copy of the whole cube.
+    """
+    if data.dtype == np.float32 and data.dtype.isnative and data.flags.c_contiguous:
+        yield 0, data
+        return
+    ny = data.shape[row_axis]
+    bytes_per_row = max(1, (data.size // max(ny, 1)) * 4)
+    rows = max(1, int(target_bytes // bytes_per_row))
+    index = [slice(None)] * data.ndim
+    for first in range(0, ny, rows):
+        index[row_axis] = slice(first, min(first + rows, ny))
+        yield first, np.ascontiguousarray(data[tuple(index)], dtype=np.float32)

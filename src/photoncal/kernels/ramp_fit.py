@@ -34,7 +34,13 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal import dqflags
-from photoncal.kernels.ramp_common import median_of_finite, optimal_weight, segment_snr, snr_power
+from photoncal.kernels.ramp_common import (
+    iter_row_blocks,
+    median_of_finite,
+    optimal_weight,
+    segment_snr,
+    snr_power,
+)
 
 __all__ = [
     "RampFitFlags",
@@ -118,7 +124,7 @@ class RampFitResult:
 # ---------------------------------------------------------------------------
 # Per-pixel building blocks
 # ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _add_segment(seg_start, seg_len, base, nseg, start, end, longest):
     """Append segment [start, end) unless it is 1 group long and a longer one exists."""
     length = end - start
@@ -131,7 +137,7 @@ def _add_segment(seg_start, seg_len, base, nseg, start, end, longest):
     return nseg + 1, longest
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _find_segments(gdq, gbase, ngroups, jump, persistence, seg_start, seg_len, base):
     """Split one integration ramp into segments of usable groups.
 
@@ -226,7 +232,7 @@ def _count_segments_kernel(
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _fit_row(
-    y,
+    y, row0,
     data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
     frame_time, group_time, nframes, pedestal_time, first_group, last_group, clear_first_jump,
     suppress_one_group, weight_by_total, dnu, sat, jump, persistence, no_gain, chargeloss,
@@ -235,8 +241,9 @@ def _fit_row(
     ints, ints_dq, ints_vp, ints_vr, ints_err,
     save_opt, o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_pedestal, o_crmag,
 ):
-    """Fit every pixel of row ``y`` (see :func:`fit_ramps` for the arguments)."""
-    nints, _, ny, nx = data.shape
+    """Fit every pixel of row ``y``; ``data`` holds the rows from ``row0`` on."""
+    nints, _, ny, nx = groupdq.shape
+    yd = y - row0
     one_group_time = (nframes + 1.0) * frame_time / 2.0
     invalid = dnu | sat
     not_pers = ~persistence & 0xFF
@@ -263,6 +270,9 @@ def _fit_row(
             pdq |= dnu | no_gain
         # Read noise of one group in electrons.
         rn_e = float(readnoise[y, x]) * pixel_gain / math.sqrt(2.0 * nframes)
+        if not math.isfinite(rn_e):
+            # No read noise, no uncertainty: the established fit gives NaN here too.
+            pdq |= dnu
         dark = float(dark_current[y, x])
         pix_dq = pdq
 
@@ -292,7 +302,7 @@ def _fit_row(
                 if k < first_group or k > last_group:
                     flags |= dnu
                 g[base + k] = flags
-                value = np.nan if flags & sat else float(data[i, g0 + k, y, x])
+                value = np.nan if flags & sat else float(data[i, g0 + k, yd, x])
                 d[base + k] = value
                 if (flags & not_pers) == 0:
                     n_usable += 1
@@ -594,7 +604,7 @@ def _fit_row(
 
 @njit(cache=True, nogil=True, parallel=True)
 def _fit_kernel(
-    data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
+    row0, data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
     frame_time, group_time, nframes, pedestal_time, first_group, last_group, clear_first_jump,
     suppress_one_group, weight_by_total, dnu, sat, jump, persistence, no_gain, chargeloss,
     # outputs
@@ -602,9 +612,9 @@ def _fit_kernel(
     ints, ints_dq, ints_vp, ints_vr, ints_err,
     save_opt, o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_pedestal, o_crmag,
 ):
-    for y in prange(data.shape[2]):
+    for yb in prange(data.shape[2]):
         _fit_row(
-            y, data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
+            row0 + yb, row0, data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
         frame_time, group_time, nframes, pedestal_time, first_group, last_group, clear_first_jump,
         suppress_one_group, weight_by_total, dnu, sat, jump, persistence, no_gain, chargeloss,
         rate, rate_dq, rate_vp, rate_vr, rate_err,
@@ -615,14 +625,18 @@ def _fit_kernel(
 
 @njit(cache=True, nogil=True, parallel=True)
 def _apply_nan_contract(sci, dq, var_poisson, var_rnoise, err, dnu):
-    """NaN SCI <=> DO_NOT_USE, with NaN ERR and variances (architecture.md)."""
+    """NaN SCI <=> DO_NOT_USE, with NaN ERR and variances (architecture.md).
+
+    A pixel without a finite rate or uncertainty (e.g. a NaN READNOISE) is
+    DO_NOT_USE.
+    """
     flat_sci = sci.reshape(-1)
     flat_dq = dq.reshape(-1)
     flat_vp = var_poisson.reshape(-1)
     flat_vr = var_rnoise.reshape(-1)
     flat_err = err.reshape(-1)
     for j in prange(flat_sci.size):
-        bad = (flat_dq[j] & dnu) != 0 or not math.isfinite(flat_sci[j])
+        bad = (flat_dq[j] & dnu) != 0 or not math.isfinite(flat_sci[j]) or not math.isfinite(flat_err[j])
         if bad:
             flat_sci[j] = np.nan
             flat_dq[j] |= dnu
@@ -768,10 +782,7 @@ def fit_ramps(
     else:
         zeroframe = np.zeros((1, 1, 1), dtype=np.float32)
 
-    if groupdq.dtype != np.uint8:
-        groupdq = groupdq.astype(np.uint8)
-    if data.dtype != np.float32 or not data.dtype.isnative:
-        data = data.astype(np.float32)
+    groupdq = np.ascontiguousarray(groupdq, dtype=np.uint8)
 
     dnu = int(flags.do_not_use)
     first, last = _group_range(firstgroup, lastgroup, ngroups_in)
@@ -827,16 +838,17 @@ def fit_ramps(
         dummy3 = np.zeros((1, 1, 1), dtype=np.float32)
         opt_arrays = (dummy4,) * 7 + (dummy3, dummy4)
 
-    _fit_kernel(
-        data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark, zeroframe, use_zeroframe,
-        float(frame_time), float(group_time), int(nframes), pedestal_time, first, last,
-        clear_first_jump, suppress, weighting == "total",
-        dnu, int(flags.saturated), int(flags.jump_det), int(flags.persistence),
-        int(flags.no_gain_value), int(flags.chargeloss),
-        rate.data, rate.dq, rate.var_poisson, rate.var_rnoise, rate.err,
-        rateints.data, rateints.dq, rateints.var_poisson, rateints.var_rnoise, rateints.err,
-        bool(save_opt), *opt_arrays,
-    )
+    for row0, block in iter_row_blocks(data, 2):
+        _fit_kernel(
+            row0, block, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark, zeroframe, use_zeroframe,
+            float(frame_time), float(group_time), int(nframes), pedestal_time, first, last,
+            clear_first_jump, suppress, weighting == "total",
+            dnu, int(flags.saturated), int(flags.jump_det), int(flags.persistence),
+            int(flags.no_gain_value), int(flags.chargeloss),
+            rate.data, rate.dq, rate.var_poisson, rate.var_rnoise, rate.err,
+            rateints.data, rateints.dq, rateints.var_poisson, rateints.var_rnoise, rateints.err,
+            bool(save_opt), *opt_arrays,
+        )
     for product in (rate, rateints):
         _apply_nan_contract(product.data, product.dq, product.var_poisson, product.var_rnoise,
                             product.err, dnu)

@@ -36,7 +36,14 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal import dqflags
-from photoncal.kernels.ramp_common import SNR_POWERS, optimal_weight, power_index, segment_snr, snr_power
+from photoncal.kernels.ramp_common import (
+    SNR_POWERS,
+    iter_row_blocks,
+    optimal_weight,
+    power_index,
+    segment_snr,
+    snr_power,
+)
 
 __all__ = ["ReadPatternTimes", "UnevenRampFitResult", "read_pattern_times", "fit_ramps_uneven"]
 
@@ -94,7 +101,7 @@ def read_pattern_times(read_pattern, read_time) -> ReadPatternTimes:
 # ---------------------------------------------------------------------------
 # Per-ramp building blocks
 # ---------------------------------------------------------------------------
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _fit_ramp(r, t_bar, tau, n_reads, read_noise, start, end, w):
     """Casertano fit of resultants ``start..end`` (inclusive), electrons.
 
@@ -173,7 +180,7 @@ def _coefficient_table(t_bar, n_reads):
     return table, singular
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _fit_ramp_table(r, t_bar, tau, n_reads, read_noise, start, end, table, singular):
     """:func:`_fit_ramp` with the coefficients from :func:`_coefficient_table` (same results)."""
     n = end - start + 1
@@ -196,7 +203,7 @@ def _fit_ramp_table(r, t_bar, tau, n_reads, read_noise, start, end, table, singu
     return slope, read_var, poisson_var
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _difference_statistic(r, t_bar, tau, n_reads, rn2, i, j, slope, correction):
     """(local slope - slope) / noise for the difference of resultants i < j."""
     dt = t_bar[j] - t_bar[i]
@@ -205,7 +212,7 @@ def _difference_statistic(r, t_bar, tau, n_reads, rn2, i, j, slope, correction):
     return (local - slope) / math.sqrt(var + correction)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _largest_statistic(r, t_bar, tau, n_reads, rn2, start, end, slope):
     """Index (relative to ``start``) and value of the largest jump statistic of a ramp."""
     if start == end:
@@ -224,16 +231,17 @@ def _largest_statistic(r, t_bar, tau, n_reads, rn2, start, end, slope):
     return best, best_value
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _jump_threshold(intercept, constant, slope):
     s = min(max(slope, 1.0), 1.0e4)
     return intercept - constant * math.log10(s)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fit_row(y, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, use_jump, intercept,
-             constant, jump_flag, out_slope, out_read_var, out_poisson_var):
-    nres, ny, nx = resultants.shape
+def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, use_jump,
+             intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var):
+    nres, _, nx = resultants.shape
+    yd = y - row0
     r = np.empty(nres, dtype=np.float64)
     stack_start = np.empty(2 * nres + 2, dtype=np.int64)
     stack_end = np.empty(2 * nres + 2, dtype=np.int64)
@@ -242,7 +250,7 @@ def _fit_row(y, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table
         read_noise = float(readnoise[y, x]) * g
         rn2 = read_noise * read_noise
         for i in range(nres):
-            r[i] = float(resultants[i, y, x]) * g
+            r[i] = float(resultants[i, yd, x]) * g
         # Initial ramps: runs of unflagged resultants, in time order.
         depth = 0
         start = -1
@@ -304,11 +312,11 @@ def _fit_row(y, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _fit_kernel(resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, use_jump, intercept,
-                constant, jump_flag, out_slope, out_read_var, out_poisson_var):
-    for y in prange(resultants.shape[1]):
-        _fit_row(y, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, use_jump, intercept,
-                 constant, jump_flag, out_slope, out_read_var, out_poisson_var)
+def _fit_kernel(row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, use_jump,
+                intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var):
+    for yb in prange(resultants.shape[1]):
+        _fit_row(row0 + yb, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular,
+                 use_jump, intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -427,17 +435,16 @@ def fit_ramps_uneven(
     gain = plane(gain, "gain", np.float32)
     readnoise = plane(readnoise, "readnoise", np.float32)
     pixeldq = plane(pixeldq, "pixeldq", np.uint32)
-    if resultants.dtype != np.float32 or not resultants.dtype.isnative:
-        resultants = resultants.astype(np.float32)
     gdq = np.array(groupdq, dtype=np.uint8)
 
     slope = np.empty((ny, nx), dtype=np.float32)
     var_rnoise = np.empty((ny, nx), dtype=np.float32)
     var_poisson = np.empty((ny, nx), dtype=np.float32)
     coefficients, singular = _coefficient_table(times.t_bar, times.n_reads)
-    _fit_kernel(resultants, gdq, gain, readnoise, times.t_bar, times.tau, times.n_reads, coefficients, singular,
-                bool(use_jump), float(threshold_intercept), float(threshold_constant), int(table["JUMP_DET"]),
-                slope, var_rnoise, var_poisson)
+    for row0, block in iter_row_blocks(resultants, 1):
+        _fit_kernel(row0, block, gdq, gain, readnoise, times.t_bar, times.tau, times.n_reads, coefficients, singular,
+                    bool(use_jump), float(threshold_intercept), float(threshold_constant), int(table["JUMP_DET"]),
+                    slope, var_rnoise, var_poisson)
     err = np.sqrt(var_poisson + var_rnoise)
     dq = np.empty((ny, nx), dtype=np.uint32)
     _pixel_dq(gdq, pixeldq, gain, slope, err, dq, int(table["JUMP_DET"]), int(table["SATURATED"]),

@@ -257,12 +257,12 @@ def _subtract_terms(data3, yterm, xterm):
             data3[k, y, x] = (np.float64(data3[k, y, x]) - a) - xterm[k, x]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _single_amp_offsets(ref_vals, ref_parity, odd_even, nsigma):
     """Per-group clipped means of the subarray reference pixels: (K, 2) for even/odd detector columns."""
     nk, nref = ref_vals.shape
     out = np.empty((nk, 2), dtype=np.float64)
-    for k in prange(nk):
+    for k in range(nk):
         buf = np.empty(nref, dtype=np.float64)
         if odd_even:
             for parity in range(2):
@@ -286,7 +286,7 @@ def _single_amp_offsets(ref_vals, ref_parity, odd_even, nsigma):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _miri_offsets(data, dq, odd_even_rows, nsigma, dnu):
     """Offsets (nints, ngroups, 4 amps, 2 row parities) of the MIRI algorithm.
 
@@ -297,7 +297,7 @@ def _miri_offsets(data, dq, odd_even_rows, nsigma, dnu):
     nints, ngroups, ny, nx = data.shape
     off = np.zeros((nints, ngroups, 4, 2), dtype=np.float64)
     bad = np.zeros((nints, ngroups), dtype=np.uint8)
-    for kk in prange(nints * (ngroups - 1)):
+    for kk in range(nints * (ngroups - 1)):
         i = kk // (ngroups - 1)
         g = 1 + kk % (ngroups - 1)
         buf = np.empty(ny, dtype=np.float64)
@@ -410,6 +410,9 @@ def _refpix_nir_core(data, pixeldq, rowstart, colstart, fastaxis, slowaxis, nout
     det_dq = to_detector_frame(np.asarray(pixeldq, dtype=np.uint32), fastaxis, slowaxis)
     hd, wd = det4.shape[-2:]
     nk = nints * ngroups
+    planes = data.reshape(nk, ny, nx)
+    if not np.shares_memory(planes, data):
+        raise ValueError("the SCI array must be C-contiguous to be corrected in place")
 
     if not is_subarray or noutputs == 4:
         tb_vals, tb_dq, side_vals, side_dq = _nir_strips(det4, det_dq, r0, c0, dnu | refflag)
@@ -422,7 +425,6 @@ def _refpix_nir_core(data, pixeldq, rowstart, colstart, fastaxis, slowaxis, nout
         )
         col_terms = col_off[:, c0:c0 + wd]
         row_terms = row_off[:, r0:r0 + hd]
-        status = REFPIX_OK
     else:
         ref = ((det_dq & np.uint32(refflag)) != 0) & ((det_dq & np.uint32(dnu)) == 0)
         rows, cols = np.nonzero(ref)
@@ -435,14 +437,10 @@ def _refpix_nir_core(data, pixeldq, rowstart, colstart, fastaxis, slowaxis, nout
         full_parity = (np.arange(wd) + c0) % 2
         col_terms = means[:, full_parity]
         row_terms = np.zeros((nk, hd), dtype=np.float64)
-        status = REFPIX_OK
 
     yterm, xterm = _terms_in_science_frame(col_terms, row_terms, fastaxis, slowaxis)
-    planes = data.reshape(nk, ny, nx)
-    if not np.shares_memory(planes, data):
-        raise ValueError("the SCI array must be C-contiguous to be corrected in place")
     _subtract_terms(planes, yterm, xterm)
-    return status
+    return REFPIX_OK
 
 
 def refpix_nir(

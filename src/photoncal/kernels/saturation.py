@@ -168,10 +168,10 @@ def _sat_plane(gdq_plane, sat):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _or_where(plane, mask, flag):
     ny, nx = plane.shape
-    for y in prange(ny):
+    for y in range(ny):
         for x in range(nx):
             if mask[y, x]:
                 plane[y, x] |= flag
@@ -195,10 +195,10 @@ def _partial_saturation(plane, thisdq, nextdq, thresh, dilution, no_check, sat, 
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _second_group_check(d0, d1, dq2, dq3, thresh, bias, has_bias, mean_first, last_third, n_second, sat, dnu):
     ny, nx = d0.shape
-    for y in prange(ny):
+    for y in range(ny):
         for x in range(nx):
             if (dq3[y, x] & sat) == 0 or (dq2[y, x] & sat) != 0:
                 continue
@@ -237,11 +237,11 @@ def _count_flags(gdq, sat, floor):
     return n_sat.sum(), n_floor.sum(), n_full.sum()
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _effective_thresholds_kernel(sat_thresh, sat_dq, atod_limit, no_sat_check, thresh, ref_dq, no_check):
     ny, nx = sat_thresh.shape
     nsc = np.uint32(no_sat_check)
-    for y in prange(ny):
+    for y in range(ny):
         for x in range(nx):
             t = sat_thresh[y, x]
             q = np.uint32(sat_dq[y, x])
@@ -258,7 +258,7 @@ def _effective_thresholds_kernel(sat_thresh, sat_dq, atod_limit, no_sat_check, t
 
 
 def _effective_thresholds(sat_thresh, sat_dq, atod_limit, no_sat_check):
-    sat_thresh = np.asarray(sat_thresh)
+    sat_thresh = native(sat_thresh)
     # float32 thresholds compare exactly like the reference file's values;
     # anything else is compared in float64.
     dtype = np.float32 if sat_thresh.dtype == np.float32 else np.float64
@@ -380,7 +380,7 @@ def flag_saturation(
             if ngroups > 2:
                 _second_group_check(
                     data_int[0], data_int[1], gdq_int[1], gdq_int[2], thresh,
-                    bias_arr if bias_arr is not None else np.zeros((1, 1)), bias_arr is not None,
+                    bias_arr if bias_arr is not None else np.zeros((1, 1), np.float32), bias_arr is not None,
                     float(np.mean(read_pattern[0])), float(read_pattern[2][-1]),
                     float(len(read_pattern[1])), sat, dnu,
                 )

@@ -28,10 +28,10 @@ def _subtract_plane_rows(data3, bias):
                 data3[k, y, x] -= b
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _subtract_zeroframe(zf, bias):
     nints, ny, nx = zf.shape
-    for r in prange(nints * ny):
+    for r in range(nints * ny):
         i = r // ny
         y = r % ny
         for x in range(nx):

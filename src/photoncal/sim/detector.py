@@ -515,7 +515,7 @@ class DetectorProperties:
         return out + np.float32(self.info.bias - 500.0)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=6)
 def detector_properties(detector: str, region: str = "FULL",
                         seed: int = REFERENCE_SEED) -> DetectorProperties:
     """The (cached) :class:`DetectorProperties` of ``detector`` over the subarray ``region``."""

@@ -45,6 +45,7 @@ __all__ = [
     "DitherSet",
     "dither_pattern",
     "aperture_name",
+    "load_truth",
 ]
 
 _TEMPLATES = {
@@ -565,7 +566,7 @@ def simulate_dither_set(n_exposures: int = 4, *, instrument=None, detector="NRCA
         for det in dets:
             path, truth = simulate_exposure(
                 det.instrument, det.name, subarray, readpatt, ngroups, nints, filter=filter,
-                scene=scene, effects=effects, seed=exp_seed + zlib_hash(det.name),
+                scene=scene, effects=effects, seed=exp_seed + _detector_seed_offset(det.name),
                 output_dir=output_dir, attitude=commanded, pointing_error=error,
                 dither_offset=(dx, dy), dither_applied=True, sky_offset=sky, program=program,
                 observation=observation, visit=visit,
@@ -586,10 +587,11 @@ def simulate_dither_set(n_exposures: int = 4, *, instrument=None, detector="NRCA
     return dataset
 
 
-def zlib_hash(text: str) -> int:
+def _detector_seed_offset(detector: str) -> int:
+    """Distinct, stable seeds for the detectors read in one exposure."""
     import zlib
 
-    return zlib.crc32(text.encode()) % 1000
+    return zlib.crc32(detector.encode()) % 1000
 
 
 def load_truth(path) -> Truth:

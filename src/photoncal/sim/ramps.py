@@ -17,13 +17,17 @@ frame_time`` and a Roman resultant at ``frame_time * mean(reads)``.
 Noise model
 -----------
 * Charge: the electrons that arrive between two reads are Poisson with mean
-  ``lam = rate * dt``.  Below :data:`POISSON_GAUSSIAN_MIN` (1000 e-) the draw
-  is exact: from a per-pixel Walker alias table for the single-frame
-  interval, and for longer intervals (group gaps) by CDF inversion below
+  ``lam = rate * dt``.  When a single frame collects fewer than
+  :data:`POISSON_GAUSSIAN_MIN` (100 e-) on average the draws are exact: from
+  a per-pixel table of the single-frame distribution (a Walker alias table
+  below 15 e-, a guided cumulative table above; sums of such draws for gaps
+  of up to 16 frames), otherwise by CDF inversion below
   :data:`POISSON_INVERSION_MAX` (10 e-) or Hormann's transformed rejection
-  (PTRS) above.  From 1000 e- on, the Gaussian approximation
-  ``round(N(lam, lam))`` is used (its neglected skewness is ``lam**-0.5`` <
-  3 %).
+  (PTRS).  From 100 e- per frame on, the Gaussian approximation is used
+  (its neglected skewness is ``lam**-0.5`` <= 10 % per frame and smaller
+  for the sums that make a group): the increments inside a group enter a
+  group only through their sum and their read-weighted sum, which are drawn
+  as two correlated normals (reads near saturation are drawn one by one).
 * Read noise: ``read_noise`` is the Gaussian noise of one single-frame read
   in DN.  A group of ``n`` reads therefore carries ``read_noise / sqrt(n)``.
   In terms of the READNOISE reference files:
@@ -60,9 +64,11 @@ __all__ = [
 #: Expected counts below this are drawn by exact CDF inversion.
 POISSON_INVERSION_MAX = 10.0
 #: Expected counts at or above this are drawn from the Gaussian approximation.
-POISSON_GAUSSIAN_MIN = 1000.0
+POISSON_GAUSSIAN_MIN = 100.0
 # Large enough for the tabulated CDF of any mean below POISSON_GAUSSIAN_MIN.
 _POISSON_TABLE_SIZE = 2048
+# Single-frame means below this use alias tables, above guide tables.
+_ALIAS_MAX = 15.0
 
 _COSMIC_RAY_DTYPE = np.dtype(
     [
@@ -176,19 +182,25 @@ def _uniform(state):
     return float(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, nogil=True)
-def _normal(state):
-    """Standard normal deviate (Marsaglia polar method, one of the pair)."""
+@njit(cache=True, nogil=True, inline="always")
+def _normal(state, spare):
+    """Standard normal deviate (Marsaglia polar method; the pair's second is kept in ``spare``)."""
+    if spare[0] != 0.0:
+        spare[0] = 0.0
+        return spare[1]
     while True:
         u = 2.0 * _uniform(state) - 1.0
         v = 2.0 * _uniform(state) - 1.0
         s = u * u + v * v
         if 0.0 < s < 1.0:
-            return u * math.sqrt(-2.0 * math.log(s) / s)
+            factor = math.sqrt(-2.0 * math.log(s) / s)
+            spare[0] = 1.0
+            spare[1] = v * factor
+            return u * factor
 
 
 @njit(cache=True, nogil=True)
-def _poisson(state, lam, exp_minus_lam):
+def _poisson(state, spare, lam, exp_minus_lam):
     """Poisson deviate with mean ``lam`` (``exp_minus_lam = exp(-lam)``)."""
     if lam <= 0.0:
         return 0.0
@@ -224,7 +236,7 @@ def _poisson(state, lam, exp_minus_lam):
                 -lam + k * loglam - math.lgamma(k + 1.0)
             ):
                 return k
-    k = math.floor(lam + math.sqrt(lam) * _normal(state) + 0.5)
+    k = math.floor(lam + math.sqrt(lam) * _normal(state, spare) + 0.5)
     return k if k > 0.0 else 0.0
 
 
@@ -321,13 +333,82 @@ def _build_poisson_alias(prob, alias, small, large, lam):
     return int(k_lo), n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _poisson_from_alias(state, prob, alias, k_lo, n):
     """Exact Poisson deviate from an alias table (one uniform, no search)."""
     x = _uniform(state) * n
     i = int(x)
     k = i if (x - i) < prob[i] else alias[i]
     return float(k_lo + k)
+
+
+@njit(cache=True, nogil=True)
+def _build_poisson_guide(cdf, guide, lam):
+    """Cumulative Poisson table with a guide table (Chen & Asau) for mean ``lam``.
+
+    Cheaper to build than an alias table for wide distributions.  The table
+    starts 9.5 sigma below the mean and stops where the probabilities fall
+    below 1e-18 of the mode's.  Returns ``(k_lo, n, total)``.
+    """
+    mode = math.floor(lam)
+    log_lam = math.log(lam)
+    tiny = 1e-18 * math.exp(-lam + mode * log_lam - math.lgamma(mode + 1.0))
+    k_lo = max(0.0, math.floor(lam - 9.5 * math.sqrt(lam) - 1.0))
+    p = math.exp(-lam + k_lo * log_lam - math.lgamma(k_lo + 1.0))
+    n = 0
+    total = 0.0
+    k = k_lo
+    while n < cdf.shape[0]:
+        total += p
+        cdf[n] = total
+        n += 1
+        k += 1.0
+        if k > mode and p < tiny:
+            break
+        p *= lam / k
+    step = total / n
+    i = 0
+    for j in range(n):
+        target = j * step
+        while cdf[i] <= target:
+            i += 1
+        guide[j] = i
+    return int(k_lo), n, total
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _poisson_from_guide(state, cdf, guide, k_lo, n, total):
+    """Exact Poisson deviate by guided inversion of a tabulated CDF."""
+    u = _uniform(state)
+    i = guide[int(u * n)]
+    x = u * total
+    while cdf[i] <= x:
+        i += 1
+    return float(k_lo + i)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw_frames(state, spare, nframes, frame_lam, poisson, table, prob, alias, k_lo, ntable, total):
+    """Electrons collected over ``nframes`` frames of mean ``frame_lam`` each.
+
+    ``table`` is 1 for the pixel's alias table (``prob``, ``alias``), 2 for
+    its guide table (``prob`` holds the CDF, ``alias`` the guide), 0 for none.
+    """
+    if nframes <= 0:
+        return 0.0
+    if not poisson:
+        return frame_lam * nframes
+    if table != 0 and nframes <= 16:
+        # A sum of single-frame draws from the pixel's table: cheaper than one general draw.
+        charge = 0.0
+        for _ in range(nframes):
+            if table == 1:
+                charge += _poisson_from_alias(state, prob, alias, k_lo, ntable)
+            else:
+                charge += _poisson_from_guide(state, prob, alias, k_lo, ntable, total)
+        return charge
+    lam = frame_lam * nframes
+    return _poisson(state, spare, lam, math.exp(-lam) if lam < POISSON_INVERSION_MAX else 0.0)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -345,6 +426,7 @@ def _simulate_kernel(
     use_saturation,
     frames,
     group_start,
+    group_moments,
     frame_time,
     cr_row_offsets,
     cr_x,
@@ -359,6 +441,7 @@ def _simulate_kernel(
         y = job - integ * ny
         state = np.empty(4, dtype=np.uint64)
         _seed_stream(state, seed, job)
+        spare = np.zeros(2, dtype=np.float64)
         prob = np.empty(_POISSON_TABLE_SIZE, dtype=np.float64)
         alias = np.empty(_POISSON_TABLE_SIZE, dtype=np.int32)
         small = np.empty(_POISSON_TABLE_SIZE, dtype=np.int32)
@@ -367,18 +450,25 @@ def _simulate_kernel(
         cr_end = cr_row_offsets[job + 1]
         for x in range(nx):
             pixel_rate = rate[y, x]
-            pixel_gain = gain[y, x]
-            pixel_bias = bias[y, x]
-            sigma_read = read_noise[y, x]
+            # (1, 1) planes stand for scalars.
+            pixel_gain = gain[0, 0] if gain.size == 1 else gain[y, x]
+            pixel_bias = bias[0, 0] if bias.size == 1 else bias[y, x]
+            sigma_read = read_noise[0, 0] if read_noise.size == 1 else read_noise[y, x]
             frame_lam = pixel_rate * frame_time
             # One table per pixel: every single-frame interval has the same mean.
-            use_table = poisson and 0.0 < frame_lam < POISSON_GAUSSIAN_MIN
-            if use_table:
+            # Narrow distributions get an alias table (fastest draws), wide ones
+            # a guide table (cheaper to build).
+            total = 0.0
+            if not poisson or not (0.0 < frame_lam < POISSON_GAUSSIAN_MIN):
+                table, k_lo, ntable = 0, 0, 0
+            elif frame_lam < _ALIAS_MAX:
+                table = 1
                 k_lo, ntable = _build_poisson_alias(prob, alias, small, large, frame_lam)
             else:
-                k_lo, ntable = 0, 0
+                table = 2
+                k_lo, ntable, total = _build_poisson_guide(prob, alias, frame_lam)
             if use_saturation:
-                raw_sat = saturation[y, x]
+                raw_sat = saturation[0, 0] if saturation.size == 1 else saturation[y, x]
                 if use_nonlinearity:
                     linear_sat = _linearity_forward(coeffs, y, x, raw_sat - pixel_bias)
                 else:
@@ -386,43 +476,82 @@ def _simulate_kernel(
             else:
                 raw_sat = np.inf
                 linear_sat = np.inf
+            gaussian = poisson and frame_lam >= POISSON_GAUSSIAN_MIN
             charge = 0.0
             previous_frame = 0
             first_saturated = -1
             raw_guess = 0.0
             for g in range(ngroups):
-                linear_sum = 0.0
-                nclipped = 0
-                nreads = group_start[g + 1] - group_start[g]
-                for r in range(group_start[g], group_start[g + 1]):
-                    frame = frames[r]
-                    nnew = frame - previous_frame
-                    if poisson:
-                        if use_table and nnew <= 16:
-                            # Sum of single-frame draws: cheaper than one general draw.
-                            for _ in range(nnew):
-                                charge += _poisson_from_alias(state, prob, alias, k_lo, ntable)
-                        else:
-                            lam = frame_lam * nnew
-                            charge += _poisson(state, lam, math.exp(-lam) if lam < POISSON_INVERSION_MAX else 0.0)
-                    else:
-                        charge += frame_lam * nnew
-                    # Cosmic rays arrive just before the read of their frame.
-                    while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= frame:
-                        charge += cr_electrons[cr_pos]
+                r0 = group_start[g]
+                r1 = group_start[g + 1]
+                nreads = r1 - r0
+                first = frames[r0]
+                last = frames[r1 - 1]
+                # Charge collected up to the group's first read.
+                charge += _draw_frames(state, spare, first - previous_frame, frame_lam, poisson, table, prob, alias,
+                                       k_lo, ntable, total)
+                while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= first:
+                    charge += cr_electrons[cr_pos]
+                    cr_pos += 1
+                previous_frame = last
+                d_sum = group_moments[g, 0]
+                # Per-read non-linearity needs every read: never the grouped draw then.
+                grouped = gaussian and d_sum > 0.0 and not per_read
+                if grouped and use_saturation:
+                    # Reads near saturation are drawn one by one so that they clip.
+                    reach = charge + frame_lam * d_sum + 8.0 * math.sqrt(frame_lam * d_sum)
+                    grouped = reach / pixel_gain < linear_sat
+                if grouped:
+                    # Gaussian regime: the within-group increments enter only through their
+                    # sum S and weighted sum W (weights: share of the group's reads after
+                    # each increment); draw them as two correlated normals.
+                    a_sum = group_moments[g, 1]
+                    b_sum = group_moments[g, 2]
+                    z1 = _normal(state, spare)
+                    z2 = _normal(state, spare)
+                    total = frame_lam * d_sum + math.sqrt(frame_lam * d_sum) * z1
+                    weighted = (frame_lam * a_sum + a_sum / d_sum * (total - frame_lam * d_sum)
+                                + math.sqrt(max(frame_lam * (b_sum - a_sum * a_sum / d_sum), 0.0)) * z2)
+                    while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= last:
+                        later = 0
+                        for r in range(r0, r1):
+                            if frames[r] >= cr_frame[cr_pos]:
+                                later += 1
+                        total += cr_electrons[cr_pos]
+                        weighted += cr_electrons[cr_pos] * later / nreads
                         cr_pos += 1
-                    previous_frame = frame
+                    linear_mean = (charge + weighted) / pixel_gain
+                    charge += total
+                    nclipped = 0
+                else:
                     linear = charge / pixel_gain
+                    nclipped = 0
                     if linear >= linear_sat:
                         linear = linear_sat
-                        nclipped += 1
+                        nclipped = 1
                     if per_read:
                         # Each read is non-linear; the resultant averages the raw reads.
                         raw_guess = _linearity_inverse(coeffs, y, x, linear, raw_guess)
-                        linear_sum += raw_guess
-                    else:
+                        linear = raw_guess
+                    linear_sum = linear
+                    frame = first
+                    for r in range(r0 + 1, r1):
+                        charge += _draw_frames(state, spare, frames[r] - frame, frame_lam, poisson, table, prob,
+                                               alias, k_lo, ntable, total)
+                        frame = frames[r]
+                        # Cosmic rays arrive just before the read of their frame.
+                        while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= frame:
+                            charge += cr_electrons[cr_pos]
+                            cr_pos += 1
+                        linear = charge / pixel_gain
+                        if linear >= linear_sat:
+                            linear = linear_sat
+                            nclipped += 1
+                        if per_read:
+                            raw_guess = _linearity_inverse(coeffs, y, x, linear, raw_guess)
+                            linear = raw_guess
                         linear_sum += linear
-                linear_mean = linear_sum / nreads
+                    linear_mean = linear_sum / nreads
                 if nclipped > 0 and first_saturated < 0:
                     first_saturated = g
                 if nclipped == nreads:
@@ -436,7 +565,7 @@ def _simulate_kernel(
                 else:
                     raw = pixel_bias + linear_mean
                 if sigma_read > 0.0:
-                    raw += sigma_read / math.sqrt(nreads) * _normal(state)
+                    raw += sigma_read / math.sqrt(nreads) * _normal(state, spare)
                 if raw > raw_sat:
                     raw = raw_sat
                 out[integ, g, y, x] = raw
@@ -468,7 +597,8 @@ class RampSimulation:
         index of the first group whose value contains the charge (the group
         a jump detector should flag), -1 if it arrives after the last read.
     rate, gain, read_noise, bias : ndarray, (ny, nx)
-        The inputs, broadcast to full arrays (float64).
+        The inputs as (ny, nx) float64 arrays (scalars as read-only broadcast
+        views).
     nonlinearity, saturation : ndarray or None
         The inputs.
     frame_time : float
@@ -505,12 +635,30 @@ class RampSimulation:
 
 
 def _as_plane(value, shape, name, dtype=np.float64):
+    """A (ny, nx) plane, or a (1, 1) plane for a scalar (the kernel reads it as one)."""
     arr = np.asarray(value, dtype=dtype)
-    if arr.ndim == 0:
-        return np.full(shape, arr, dtype=dtype)
+    if arr.ndim == 0 or arr.shape == (1, 1) != shape:
+        return np.full((1, 1), arr.reshape(-1)[0], dtype=dtype)
     if arr.shape != shape:
         raise ValueError(f"simulate_ramps: {name} must be a scalar or have shape {shape}, got {arr.shape}")
     return np.ascontiguousarray(arr)
+
+
+def _group_moments(frames, group_start):
+    """Per group: frames spanned after its first read (D), and the sums of the
+    increments' weights (A) and squared weights (B), each weighted by the frames
+    of its increment; the weight of an increment is the share of the group's
+    reads that see it."""
+    ngroups = len(group_start) - 1
+    moments = np.zeros((ngroups, 3), dtype=np.float64)
+    for g in range(ngroups):
+        reads = frames[group_start[g]:group_start[g + 1]]
+        n = len(reads)
+        for j in range(1, n):
+            span = reads[j] - reads[j - 1]
+            weight = (n - j) / n
+            moments[g] += (span, weight * span, weight * weight * span)
+    return moments
 
 
 def _prepare_cosmic_rays(cosmic_rays, nints, ny, nx, frames, group_start):
@@ -611,6 +759,7 @@ def simulate_ramps(
         into the group (the physics of multi-read Roman resultants, what a
         frame-level linearity correction models) instead of to the group's
         mean linear signal (default, exact for the classic correction).
+        Every read is then drawn on its own.
 
     Returns
     -------
@@ -657,6 +806,7 @@ def simulate_ramps(
         saturation2d = np.zeros((1, 1), dtype=np.float64)
 
     table, offsets = _prepare_cosmic_rays(cosmic_rays, nints, ny, nx, frames, group_start)
+    group_moments = _group_moments(frames, group_start)
 
     data = np.empty((nints, ngroups, ny, nx), dtype=np.float32)
     saturated_group = np.empty((nints, ny, nx), dtype=np.int16)
@@ -674,6 +824,7 @@ def simulate_ramps(
         saturation is not None,
         frames,
         group_start,
+        group_moments,
         float(frame_time),
         offsets,
         table["x"].astype(np.int64),
@@ -682,16 +833,19 @@ def simulate_ramps(
         bool(poisson),
         np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF),
     )
+    def full(plane):
+        return plane if plane.shape == shape else np.broadcast_to(plane[0, 0], shape)
+
     return RampSimulation(
         data=data,
         saturated_group=saturated_group,
         cosmic_rays=table,
         rate=rate,
-        gain=gain2d,
-        read_noise=read_noise2d,
-        bias=bias2d,
+        gain=full(gain2d),
+        read_noise=full(read_noise2d),
+        bias=full(bias2d),
         nonlinearity=None if nonlinearity is None else coeffs,
-        saturation=None if saturation is None else saturation2d,
+        saturation=None if saturation is None else full(saturation2d),
         frame_time=float(frame_time),
         read_pattern=[list(map(int, reads)) for reads in read_pattern],
         nints=nints,

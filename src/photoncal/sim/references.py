@@ -12,7 +12,9 @@ Full-frame references (SUBARRAY = FULL) serve every subarray (the steps cut
 them).  DARK and RESET, which the steps do not cut, are written per
 subarray (and, for DARK when a frame-by-frame file would exceed
 :data:`MAX_FRAME_DARK_BYTES`, pre-averaged for the readout pattern with its
-NFRAMES/GROUPGAP, as the established dark step accepts).
+NFRAMES/GROUPGAP, as the established dark step accepts; for one-frame
+patterns it is cut at that size and the dark step extrapolates it, exactly,
+since the simulated dark current is linear in time).
 
 The files are deterministic (fixed seed, fixed DATE), so writing them twice
 gives the same bytes.  File names are
@@ -43,7 +45,7 @@ from photoncal.sim.instruments import (
     get_readout_pattern,
     get_subarray,
 )
-from photoncal.sim.photometry import photmjsr, photuja2, ARCSEC2_PER_SR
+from photoncal.sim.photometry import ARCSEC2_PER_SR, photmjsr
 
 __all__ = [
     "REFERENCE_SET_VERSION",
@@ -464,7 +466,7 @@ def ensure_reference_set(instrument: str | None, detector: str, *, subarray: str
         readpatt = next(iter(READOUT_PATTERNS[det.instrument]))
     pattern = get_readout_pattern(det.instrument, readpatt)
     if ngroups is None:
-        ngroups = pattern.max_ngroups
+        ngroups = min(pattern.max_ngroups, 10)
     directory = os.fspath(default_reference_dir() if directory is None else directory)
     os.makedirs(directory, exist_ok=True)
     _remove_other_versions(directory, det.name)
@@ -540,17 +542,21 @@ def ensure_reference_set(instrument: str | None, detector: str, *, subarray: str
             _write_reset(dm, det, path, sub.name, pattern.name)
         paths["reset"] = path
 
-    # DARK: frame by frame when small enough, else averaged for the pattern.
+    # DARK: frame by frame when small enough; else averaged for the pattern
+    # (NFRAMES > 1), or as many frames as the size limit allows (the dark
+    # current is linear in time, so the dark step's extrapolation is exact).
     frames = dark_frames_needed(pattern.nframes, pattern.groupgap, ngroups)
     frame_bytes = sub.xsize * sub.ysize * 4
-    generic = pattern.nframes == 1 and pattern.groupgap == 0
-    if det.is_miri or generic or frames * frame_bytes <= MAX_FRAME_DARK_BYTES:
+    max_frames = max(2, MAX_FRAME_DARK_BYTES // frame_bytes)
+    generic = pattern.nframes == 1
+    if det.is_miri or generic or frames <= max_frames:
         qualifier = f"{sub.name}_{pattern.name}" if det.is_miri else sub.name
         path = reference_path(directory, det.name, "dark", qualifier)
         have = _existing_dark_groups(path)
-        if overwrite or have < frames:
+        want = min(frames, max_frames)
+        if overwrite or have < want:
             # Never shrink a frame dark another exposure may need.
-            _write_dark(dm, det, path, sub.name, pattern.name, 1, 0, max(frames, have))
+            _write_dark(dm, det, path, sub.name, pattern.name, 1, 0, max(want, have))
     else:
         path = reference_path(directory, det.name, "dark", f"{sub.name}_{pattern.name}")
         have = _existing_dark_groups(path)

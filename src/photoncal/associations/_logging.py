@@ -1,4 +1,4 @@
-"""Logging set-up shared by the association commands."""
+"""Logging set-up of the association commands (asn_generate, asn_from_list)."""
 
 from __future__ import annotations
 

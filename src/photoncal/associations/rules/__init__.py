@@ -1,0 +1,1 @@
+"""Rule files (YAML) of the default association rule sets."""

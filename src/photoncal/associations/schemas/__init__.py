@@ -1,0 +1,1 @@
+"""JSON schemas of level 2 and level 3 associations."""
