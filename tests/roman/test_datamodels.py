@@ -189,3 +189,19 @@ def test_reference_set_valid_for_roman_datamodels(roman_cache):
         theirs.validate()
         ours = rdm.open(path)
         assert ours.meta.reftype == theirs.meta.reftype, reftype
+
+
+def test_roman_datamodels_reads_the_pipeline_products(calibrated):
+    rd = pytest.importorskip("roman_datamodels.datamodels")
+    base = calibrated["base"]
+    cal = rd.open(base + "_cal.asdf")
+    cal.validate()
+    assert cal.err.dtype == np.float16 and cal.data.shape == (248, 248)
+    assert cal.meta.cal_step.ramp_fit == "COMPLETE"
+    np.testing.assert_allclose(cal.meta.wcs(10.0, 20.0), calibrated["cal"].meta.wcs(10.0, 20.0), atol=1e-12)
+    segm = rd.open(base + "_segm.asdf")
+    segm.validate()
+    assert type(segm).__name__ == "SegmentationMapModel" and segm.data.max() > 0
+    wcs = rd.open(base + "_wcs.asdf")
+    wcs.validate()
+    np.testing.assert_allclose(wcs.wcs_l1(14.0, 24.0), wcs.wcs_l2(10.0, 20.0), atol=1e-12)
