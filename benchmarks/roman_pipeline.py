@@ -179,6 +179,44 @@ def run(command, env=None):
     return result
 
 
+def cr_significance(truth, crs):
+    """Significance of each cosmic ray's jump in the resultants it shows in.
+
+    The charge arriving before read ``f`` of resultant ``r`` shows in ``r``
+    as ``charge * (reads of r at or after f) / n_r`` and fully from ``r + 1``
+    on; the significance is the largest of that jump over the noise of the
+    single (r-1, r), (r, r+1) and double (r-1, r+1) resultant differences.
+    """
+    pattern = truth.read_pattern
+    n = np.array([len(reads) for reads in pattern], float)
+    tbar = np.array([np.mean(reads) for reads in pattern]) * truth.frame_time
+    nres = len(pattern)
+    y, x, r = crs["y"], crs["x"], crs["resultant"]
+    rn2 = truth.read_noise[y, x].astype(np.float64) ** 2
+    rate = truth.rate[y, x].astype(np.float64)
+    charge = crs["electrons"] / truth.gain[y, x]
+    frac = np.array([np.mean(np.asarray(pattern[k]) >= f) if k >= 0 else 0.0 for k, f in zip(r, crs["frame"])])
+    best = np.zeros(len(crs))
+
+    def sigma(i, j):
+        return np.sqrt(rn2 * (1 / n[i] + 1 / n[j]) + rate * (tbar[j] - tbar[i]))
+
+    for k in range(nres):
+        sel = r == k
+        if not sel.any():
+            continue
+        candidates = []
+        if k >= 1:
+            candidates.append(charge[sel] * frac[sel] / sigma(k - 1, k)[sel])
+        if k + 1 < nres:
+            candidates.append(charge[sel] * (1 - frac[sel]) / sigma(k, k + 1)[sel])
+        if k >= 1 and k + 1 < nres:
+            candidates.append(charge[sel] / sigma(k - 1, k + 1)[sel])
+        if candidates:
+            best[sel] = np.max(candidates, axis=0)
+    return best
+
+
 def accuracy(cal_path, truth, refcat=None):
     """Rate accuracy, error honesty, cosmic rays and (optionally) astrometry of a _cal file."""
     import asdf
@@ -195,16 +233,12 @@ def accuracy(cal_path, truth, refcat=None):
            "pull_scatter": float(1.4826 * np.median(np.abs(pull - np.median(pull)))),
            "clean_pixels": int(good.sum())}
     crs = truth.cosmic_rays
-    pattern = truth.read_pattern
-    n = np.array([len(r) for r in pattern], float)
-    tbar = np.array([np.mean(r) for r in pattern]) * truth.frame_time
-    r = crs["resultant"]
-    ok = (r >= 1) & (crs["y"] >= 0) & (crs["x"] >= 0) & (crs["y"] < data.shape[0]) & (crs["x"] < data.shape[1])
-    crs, r = crs[ok], r[ok]
+    ok = ((crs["resultant"] >= 0) & (crs["y"] >= 0) & (crs["x"] >= 0) & (crs["y"] < data.shape[0])
+          & (crs["x"] < data.shape[1]))
+    crs = crs[ok]
     y, x = crs["y"], crs["x"]
     usable = ((dq[y, x] & 3) == 0) & (truth.saturated_group[y, x] < 0)
-    sigma = np.sqrt(truth.read_noise[y, x] ** 2 * (1 / n[r - 1] + 1 / n[r]) + truth.rate[y, x] * (tbar[r] - tbar[r - 1]))
-    strong = usable & (crs["electrons"] / truth.gain[y, x] > 10 * sigma)
+    strong = usable & (cr_significance(truth, crs) > 10)
     out["strong_crs"] = int(strong.sum())
     out["cr_found"] = float(np.mean((dq[y[strong], x[strong]] & 4) != 0)) if strong.any() else float("nan")
     cat_path = cal_path.replace("_cal.asdf", "_cat.ecsv")
@@ -214,14 +248,24 @@ def accuracy(cal_path, truth, refcat=None):
         from astropy.table import Table
 
         cat = Table.read(cat_path, format="ascii.ecsv")
+        src = truth.sources
+        stars = src[src["type"] == "point"]
         if "ra_centroid" in cat.colnames and len(cat):
-            ref = Table.read(refcat, format="ascii.ecsv")
             measured = SkyCoord(cat["ra_centroid"], cat["dec_centroid"], unit="deg")
-            true = SkyCoord(ref["ra"], ref["dec"], unit="deg")
+            true = SkyCoord(stars["ra"], stars["dec"], unit="deg")
             _idx, sep, _ = measured.match_to_catalog_sky(true)
             matched = sep < 0.3 * u.arcsec
             out["astrometry_rms_mas"] = float(np.sqrt(np.mean(sep[matched].to_value(u.mas) ** 2)))
             out["astrometry_matches"] = int(matched.sum())
+        # the final WCS at the true positions of the stars
+        import asdf
+
+        with asdf.open(cal_path, lazy_load=True) as af:
+            wcs = af.tree["roman"]["meta"]["wcs"]
+            on = (stars["x"] > 5) & (stars["y"] > 5) & (stars["x"] < data.shape[1] - 6) & (stars["y"] < data.shape[0] - 6)
+            ra, dec = wcs(stars["x"][on], stars["y"][on])
+        offsets = SkyCoord(ra, dec, unit="deg").separation(SkyCoord(stars["ra"][on], stars["dec"][on], unit="deg"))
+        out["wcs_rms_mas"] = float(np.sqrt(np.mean(offsets.to_value(u.mas) ** 2)))
     return out
 
 
@@ -257,11 +301,12 @@ def main(argv=None):
             result.update(accuracy(cal, truth))
             rows.append((f"romancal {algorithm}", result))
             print_row(*rows[-1])
-    print("\nsummary (wall s, cpu s, peak MB, median rel. error, error scatter, CRs found, astrometry mas):")
+    print("\nsummary (wall s, cpu s, peak MB, median rel. error, error scatter, CRs > 10 sigma found,"
+          " star astrometry mas, WCS mas):")
     for name, r in rows:
         print(f"  {name:22s} {r['wall']:7.1f} {r['cpu']:7.1f} {r['peak_mb']:7.0f}  {r['median_rel_err']:+.2e}"
               f"  {r['pull_scatter']:.3f}  {r['cr_found']:.4f}  {r.get('astrometry_rms_mas', float('nan')):.2f}"
-              f"  (load {r['load']:.1f})")
+              f"  {r.get('wcs_rms_mas', float('nan')):.2f}  (load {r['load']:.1f})")
 
 
 def print_row(name, r):

@@ -577,7 +577,7 @@ class RomanTruth:
     cosmic_rays : structured ndarray
         ``event, frame, y, x, electrons, resultant`` (science-pixel y, x).
     sources : structured ndarray
-        ``id, ra, dec, flux (Jy), x, y (true science pixel), flux_dn (DN/s)``.
+        ``id, ra, dec, flux (Jy), x, y (true science pixel), flux_dn (DN/s), type (point/sersic)``.
     read_pattern, frame_time, photmjsr, pixar_sr, commanded, true_pointing, seed
     """
 
@@ -899,7 +899,7 @@ def simulate_roman_exposure(detector="WFI01", optical_element="F158", *, size=No
         cr_out["electrons"] = crs["electrons"]
         cr_out["resultant"] = crs["group"]
     sources = np.zeros(len(placed), dtype=[("id", "<i8"), ("ra", "<f8"), ("dec", "<f8"), ("flux", "<f8"),
-                                           ("x", "<f8"), ("y", "<f8"), ("flux_dn", "<f8")])
+                                           ("x", "<f8"), ("y", "<f8"), ("flux_dn", "<f8"), ("type", "U6")])
     if len(placed):
         lookup = {int(i): k for k, i in enumerate(scene.sources["id"])}
         rows = [lookup[int(i)] for i in placed["id"]]
@@ -910,6 +910,7 @@ def simulate_roman_exposure(detector="WFI01", optical_element="F158", *, size=No
         sources["x"] = placed["x"]
         sources["y"] = placed["y"]
         sources["flux_dn"] = placed["flux_dn"]
+        sources["type"] = scene.sources["type"][rows]
     truth = RomanTruth(
         rate=rate.astype(np.float32), rate_cal=rate_cal.astype(np.float32), dark=dark_dn.astype(np.float32),
         flat=flat_safe.astype(np.float32), gain=gain_sci.astype(np.float32),
