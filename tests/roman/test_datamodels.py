@@ -205,3 +205,10 @@ def test_roman_datamodels_reads_the_pipeline_products(calibrated):
     wcs = rd.open(base + "_wcs.asdf")
     wcs.validate()
     np.testing.assert_allclose(wcs.wcs_l1(14.0, 24.0), wcs.wcs_l2(10.0, 20.0), atol=1e-12)
+
+
+def test_open_file_object(tmp_path):
+    path = _raw().save(tmp_path / "f_uncal.asdf")
+    with open(path, "rb") as handle:
+        ramp = rdm.open(handle)
+        np.testing.assert_array_equal(ramp.data[2], _raw().data[2].astype(np.float32))
