@@ -344,34 +344,53 @@ def linearity_raw(props):
 
 def _inverse_linearity(coeffs, bias, saturation):
     """Per-pixel polynomial (degree 5) of raw DN (bias included) vs linear DN above the bias:
-    the inverse of the simulator's polynomial ``coeffs`` (signal above bias -> linear),
-    least-squares fitted from 0 to 5 % beyond the saturation level."""
+    the inverse of the simulator's polynomial ``coeffs`` (signal above bias -> linear).
+
+    Fitted by least squares at 24 linear levels common to every pixel, from 0 to
+    the largest linear level 5 % beyond saturation: the raw level of each is
+    found by Newton's method, and one pseudo-inverse serves all pixels.
+    """
     ncoef = 6
     ny, nx = coeffs.shape[1:]
-    out = np.zeros((ncoef, ny, nx), dtype=np.float32)
-    # Fit in blocks of rows over linear signals from 0 to the full well.
-    samples = 24
-    fraction = np.linspace(0.0, 1.0, samples)
-    block = 16
-    for y0 in range(0, ny, block):
-        c = coeffs[:, y0:y0 + block].astype(np.float64)
-        b = bias[y0:y0 + block].astype(np.float64)
-        top = (saturation[y0:y0 + block].astype(np.float64) - b) * 1.05
-        raw = fraction[:, None, None] * top[None]                 # raw above bias
-        linear = np.zeros_like(raw)
+    c = coeffs.astype(np.float64)
+
+    def forward(values, rows):
+        out = np.zeros_like(values)
         for i in range(c.shape[0] - 1, -1, -1):
-            linear = linear * raw + c[i][None]
-        # Least squares of (raw + b) on powers of linear, per pixel (normalised abscissa).
-        scale = np.maximum(linear[-1], 1.0)
-        u = linear / scale[None]
-        design = np.stack([u**k for k in range(ncoef)], axis=-1)    # (samples, rows, nx, ncoef)
-        design = np.moveaxis(design, 0, -2)                          # (rows, nx, samples, ncoef)
-        target = np.moveaxis(raw + b[None], 0, -1)[..., None]       # (rows, nx, samples, 1)
-        gram = design.swapaxes(-1, -2) @ design
-        rhs = design.swapaxes(-1, -2) @ target
-        sol = np.linalg.solve(gram, rhs)[..., 0]                     # (rows, nx, ncoef)
+            out = out * values + c[i, rows]
+        return out
+
+    def newton_step(values, level, rows):
+        """One Newton step toward forward(values) == level (value and slope in one Horner pass)."""
+        value = np.zeros_like(values)
+        slope = np.zeros_like(values)
+        for i in range(c.shape[0] - 1, -1, -1):
+            slope = slope * values + value
+            value = value * values + c[i, rows]
+        values -= (value - level) / slope
+
+    everything = slice(None)
+    top = (saturation.astype(np.float64) - bias.astype(np.float64)) * 1.05
+    scale = float(np.max(forward(top, everything)))
+    levels = np.linspace(0.0, scale, 24)
+    design = np.stack([(levels / scale) ** k for k in range(ncoef)], axis=1)   # (24, ncoef)
+    solve = np.linalg.pinv(design)                                             # (ncoef, 24)
+    out = np.empty((ncoef, ny, nx), dtype=np.float32)
+    block = 256
+    for y0 in range(0, ny, block):
+        rows = slice(y0, y0 + block)
+        b = bias[rows].astype(np.float64)
+        raw = np.empty((levels.size,) + b.shape)
+        s_raw = np.zeros(b.shape)
+        for k, level in enumerate(levels):
+            # start from the previous level's root: a few steps converge (the curve is smooth)
+            s_raw = s_raw * (level / levels[k - 1]) if k > 1 else np.full(b.shape, level)
+            for _ in range(4):
+                newton_step(s_raw, level, rows)
+            raw[k] = s_raw + b
+        sol = np.tensordot(solve, raw, axes=(1, 0))                            # (ncoef, rows, nx)
         for k in range(ncoef):
-            out[k, y0:y0 + block] = (sol[..., k] / scale**k).astype(np.float32)
+            out[k, rows] = (sol[k] / scale**k).astype(np.float32)
     return out
 
 
