@@ -86,6 +86,10 @@ ROMANCAL_RUNNER = textwrap.dedent("""
     crds_client.get_reference_file = lambda parameters, reftype, observatory: "N/A"
     crds_client.get_context_used = lambda observatory: "offline"
     crds_client.check_reference_open = lambda path: path
+    import romancal.source_catalog._source_catalog as _catalog_module
+    def _no_crds(*args, **kwargs):
+        raise RuntimeError("offline: no CRDS")  # the dust map lookup falls back to NaN
+    _catalog_module.getreferences = _no_crds
     uncal, out, refs, algorithm, refs2 = sys.argv[1:6]
     def ref(kind, element=None):
         names = [p for p in glob.glob(os.path.join(refs, "*.asdf")) if p.endswith(f"_{kind}.asdf")
