@@ -155,6 +155,21 @@ class ObjectNode(_Node):
     def __contains__(self, attr):
         return attr in self._instance
 
+    def __getitem__(self, key):
+        """``node[key]``: the same as ``node.key`` (``KeyError`` when neither stored nor in the schema)."""
+        if not isinstance(key, str):
+            raise KeyError(key)
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def __setitem__(self, key, value):
+        """``node[key] = value``: the same as ``node.key = value`` (checked against the schema)."""
+        if not isinstance(key, str) or key.startswith("_"):
+            raise KeyError(key)
+        setattr(self, key, value)
+
     def hasattr(self, attr):
         """True if a value is stored under ``attr`` (schema defaults do not count)."""
         return attr in self._instance and self._instance[attr] is not None

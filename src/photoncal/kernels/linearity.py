@@ -133,17 +133,43 @@ def _classic_planes(planes, coeffs, usable):
                     planes[k, y, x] = _horner(coeffs, y, x, planes[k, y, x])
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _horner_row(coeffs, y, values, out):
+    """out[x] = sum_j coeffs[j, y, x] values[x]**j over a row (the operations of :func:`_horner`)."""
+    n = coeffs.shape[0]
+    nx = values.shape[0]
+    top = coeffs[n - 1, y]
+    for x in range(nx):
+        out[x] = top[x] * values[x]
+    for j in range(n - 2, 0, -1):
+        cj = coeffs[j, y]
+        for x in range(nx):
+            out[x] = (out[x] + cj[x]) * values[x]
+    c0 = coeffs[0, y]
+    for x in range(nx):
+        out[x] = out[x] + c0[x]
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def _frame_level(data, gdq, coeffs, inv, usable, frames, nframes_per_group, mean_frame, sat):
-    # Float64 throughout, as the established frame-level correction computes.
+    # Float64 throughout, as the established frame-level correction computes.  Each row is
+    # processed as whole-row vectors (every polynomial evaluated along the row) so the
+    # Horner chains of neighbouring pixels run side by side; per pixel the arithmetic is
+    # the same sequence of operations as pixel by pixel.
     nints, ngroups, ny, nx = data.shape
     maxf = frames.shape[1]
     for y in prange(ny):
-        reads = np.empty(maxf, dtype=np.float64)
+        reads = np.empty((maxf, nx), dtype=np.float64)
+        first_lin = np.empty(nx, dtype=np.float64)
+        rate = np.empty(nx, dtype=np.float64)
+        lin = np.empty(nx, dtype=np.float64)
+        work = np.empty(nx, dtype=np.float64)
+        predicted = np.empty(nx, dtype=np.float64)
+        total = np.empty(nx, dtype=np.float64)
+        last_index = np.empty(nx, dtype=np.int64)
+        ok = usable[y]
         for i in range(nints):
             for x in range(nx):
-                if not usable[y, x]:
-                    continue
                 n_unsat = 0
                 for g in range(ngroups):
                     if (gdq[i, g, y, x] & sat) == 0:
@@ -152,29 +178,45 @@ def _frame_level(data, gdq, coeffs, inv, usable, frames, nframes_per_group, mean
                 n_unsat -= 1
                 if n_unsat < 2:
                     n_unsat = 2
-                last = min(n_unsat - 1, ngroups - 1)
-                d0 = np.float64(data[i, 0, y, x])
-                first_lin = d0 if (gdq[i, 0, y, x] & sat) else _horner(coeffs, y, x, d0)
-                dl = np.float64(data[i, last, y, x])
-                last_lin = dl if (gdq[i, last, y, x] & sat) else _horner(coeffs, y, x, dl)
+                last_index[x] = min(n_unsat - 1, ngroups - 1)
+                lin[x] = np.float64(data[i, 0, y, x])
+                work[x] = np.float64(data[i, last_index[x], y, x])
+            _horner_row(coeffs, y, lin, first_lin)
+            _horner_row(coeffs, y, work, predicted)
+            for x in range(nx):
+                if gdq[i, 0, y, x] & sat:
+                    first_lin[x] = lin[x]
+                last = last_index[x]
+                last_lin = work[x] if (gdq[i, last, y, x] & sat) else predicted[x]
                 d_reads = mean_frame[last] - mean_frame[0]
-                rate = 0.0
+                rate[x] = 0.0
                 if d_reads != 0.0:
-                    rate = (last_lin - first_lin) / d_reads
-                for g in range(ngroups):
-                    if gdq[i, g, y, x] & sat:
-                        continue
-                    nf = nframes_per_group[g]
-                    predicted = 0.0
-                    for k in range(nf):
-                        lin = first_lin + rate * (frames[g, k] - mean_frame[0])
-                        reads[k] = _horner(inv, y, x, lin)
-                        predicted += reads[k]
-                    offset = np.float64(data[i, g, y, x]) - predicted / nf
-                    total = 0.0
-                    for k in range(nf):
-                        total += _horner(coeffs, y, x, reads[k] + offset)
-                    data[i, g, y, x] = total / nf
+                    rate[x] = (last_lin - first_lin[x]) / d_reads
+            for g in range(ngroups):
+                nf = nframes_per_group[g]
+                for x in range(nx):
+                    predicted[x] = 0.0
+                for k in range(nf):
+                    dt = frames[g, k] - mean_frame[0]
+                    for x in range(nx):
+                        lin[x] = first_lin[x] + rate[x] * dt
+                    _horner_row(inv, y, lin, reads[k])
+                    rk = reads[k]
+                    for x in range(nx):
+                        predicted[x] += rk[x]
+                for x in range(nx):
+                    work[x] = np.float64(data[i, g, y, x]) - predicted[x] / nf
+                    total[x] = 0.0
+                for k in range(nf):
+                    rk = reads[k]
+                    for x in range(nx):
+                        lin[x] = rk[x] + work[x]
+                    _horner_row(coeffs, y, lin, predicted)
+                    for x in range(nx):
+                        total[x] += predicted[x]
+                for x in range(nx):
+                    if ok[x] and (gdq[i, g, y, x] & sat) == 0:
+                        data[i, g, y, x] = total[x] / nf
 
 
 def correct_linearity(

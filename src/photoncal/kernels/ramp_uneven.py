@@ -36,7 +36,14 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal import dqflags
-from photoncal.kernels.ramp_common import iter_row_blocks, optimal_weight, segment_snr, snr_power
+from photoncal.kernels.ramp_common import (
+    SNR_POWERS,
+    iter_row_blocks,
+    optimal_weight,
+    power_index,
+    segment_snr,
+    snr_power,
+)
 
 __all__ = ["ReadPatternTimes", "UnevenRampFitResult", "read_pattern_times", "fit_ramps_uneven"]
 
@@ -134,6 +141,68 @@ def _fit_ramp(r, t_bar, tau, n_reads, read_noise, start, end, w):
     return slope, read_var, poisson_var
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _coefficient_table(t_bar, n_reads):
+    """The fit coefficients ``c_i`` of every segment ``[start, end]`` and weighting class.
+
+    The optimal weights depend on the pixel only through the class of its
+    segment SNR, so the coefficients of :func:`_fit_ramp` are computed once per
+    (start, end, class) with the same operations.  ``singular`` marks segments
+    whose normal equations are singular.
+    """
+    nres = t_bar.size
+    npow = SNR_POWERS.size
+    table = np.zeros((nres, nres, npow, nres))
+    singular = np.zeros((nres, nres, npow), dtype=np.bool_)
+    w = np.empty(nres)
+    for start in range(nres):
+        for end in range(start + 1, nres):
+            t_mid = 0.5 * (t_bar[start] + t_bar[end])
+            t_scale = 0.5 * (t_bar[end] - t_bar[start])
+            if t_scale == 0.0:
+                t_scale = 1.0
+            for p in range(npow):
+                power = SNR_POWERS[p]
+                f0 = 0.0
+                f1 = 0.0
+                f2 = 0.0
+                for i in range(start, end + 1):
+                    w[i] = optimal_weight(t_bar[i], t_mid, t_scale, n_reads[i], power)
+                    f0 += w[i]
+                    f1 += w[i] * t_bar[i]
+                    f2 += w[i] * t_bar[i] * t_bar[i]
+                det = f2 * f0 - f1 * f1
+                if det == 0.0:
+                    singular[start, end, p] = True
+                    continue
+                for i in range(start, end + 1):
+                    table[start, end, p, i] = (f0 * t_bar[i] - f1) * w[i] / det
+    return table, singular
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _fit_ramp_table(r, t_bar, tau, n_reads, read_noise, start, end, table, singular):
+    """:func:`_fit_ramp` with the coefficients from :func:`_coefficient_table` (same results)."""
+    n = end - start + 1
+    if n <= 1:
+        return np.nan, np.nan, np.nan
+    p = power_index(segment_snr(max(r[end] - r[start], 0.0), read_noise))
+    if singular[start, end, p]:
+        return 0.0, 0.0, 0.0
+    slope = 0.0
+    read_var = 0.0
+    poisson_var = 0.0
+    earlier = 0.0  # sum_{j < i} c_j t_j
+    rn2 = read_noise * read_noise
+    for i in range(start, end + 1):
+        c = table[start, end, p, i]
+        slope += c * r[i]
+        read_var += c * c * rn2 / n_reads[i]
+        poisson_var += c * c * tau[i] + 2.0 * c * earlier
+        earlier += c * t_bar[i]
+    return slope, read_var, poisson_var
+
+
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _difference_statistic(r, t_bar, tau, n_reads, rn2, i, j, slope, correction):
     """(local slope - slope) / noise for the difference of resultants i < j."""
@@ -169,12 +238,11 @@ def _jump_threshold(intercept, constant, slope):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_jump, intercept, constant,
-             jump_flag, out_slope, out_read_var, out_poisson_var):
+def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, use_jump,
+             intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var):
     nres, _, nx = resultants.shape
     yd = y - row0
     r = np.empty(nres, dtype=np.float64)
-    w = np.empty(nres, dtype=np.float64)
     stack_start = np.empty(2 * nres + 2, dtype=np.int64)
     stack_end = np.empty(2 * nres + 2, dtype=np.int64)
     for x in range(nx):
@@ -208,7 +276,8 @@ def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads,
             depth -= 1
             start = stack_start[depth]
             end = stack_end[depth]
-            slope, read_var, poisson_var = _fit_ramp(r, t_bar, tau, n_reads, read_noise, start, end, w)
+            slope, read_var, poisson_var = _fit_ramp_table(r, t_bar, tau, n_reads, read_noise, start, end, table,
+                                                           singular)
             if use_jump:
                 index, stat = _largest_statistic(r, t_bar, tau, n_reads, rn2, start, end, slope)
                 if stat > _jump_threshold(intercept, constant, slope):
@@ -243,11 +312,11 @@ def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads,
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _fit_kernel(row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_jump, intercept, constant,
-                jump_flag, out_slope, out_read_var, out_poisson_var):
+def _fit_kernel(row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, use_jump,
+                intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var):
     for yb in prange(resultants.shape[1]):
-        _fit_row(row0 + yb, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, use_jump, intercept, constant,
-                 jump_flag, out_slope, out_read_var, out_poisson_var)
+        _fit_row(row0 + yb, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular,
+                 use_jump, intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -371,9 +440,10 @@ def fit_ramps_uneven(
     slope = np.empty((ny, nx), dtype=np.float32)
     var_rnoise = np.empty((ny, nx), dtype=np.float32)
     var_poisson = np.empty((ny, nx), dtype=np.float32)
+    coefficients, singular = _coefficient_table(times.t_bar, times.n_reads)
     for row0, block in iter_row_blocks(resultants, 1):
-        _fit_kernel(row0, block, gdq, gain, readnoise, times.t_bar, times.tau, times.n_reads, bool(use_jump),
-                    float(threshold_intercept), float(threshold_constant), int(table["JUMP_DET"]),
+        _fit_kernel(row0, block, gdq, gain, readnoise, times.t_bar, times.tau, times.n_reads, coefficients, singular,
+                    bool(use_jump), float(threshold_intercept), float(threshold_constant), int(table["JUMP_DET"]),
                     slope, var_rnoise, var_poisson)
     err = np.sqrt(var_poisson + var_rnoise)
     dq = np.empty((ny, nx), dtype=np.uint32)

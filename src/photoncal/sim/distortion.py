@@ -96,8 +96,7 @@ def _design_matrix(u, v, degree):
 
 
 @lru_cache(maxsize=32)
-def _distortion_parameters(detector_name: str):
-    det = get_detector(detector_name)
+def _distortion_parameters(det: DetectorInfo):
     cv2, cv3 = _v2v3_coefficients(det)
     forward_x = _polynomial(3, cv2)
     forward_y = _polynomial(3, cv3)
@@ -126,7 +125,8 @@ def distortion_model(detector: str | DetectorInfo):
     Parameters
     ----------
     detector : str or DetectorInfo
-        Detector name (DETECTOR keyword) or its description.
+        Detector name (DETECTOR keyword) or its description (a description
+        not in the instrument tables, e.g. a Roman WFI detector, works too).
 
     Returns
     -------
@@ -134,8 +134,8 @@ def distortion_model(detector: str | DetectorInfo):
         Inputs ``(x, y)``: 0-based full-frame DMS pixels.  Outputs
         ``(v2, v3)``: arcsec.  ``model.inverse`` is the fitted inverse.
     """
-    name = detector.name if isinstance(detector, DetectorInfo) else detector.upper()
-    det, cv2, cv3, norm, inv_x, inv_y = _distortion_parameters(name)
+    info = detector if isinstance(detector, DetectorInfo) else get_detector(detector)
+    det, cv2, cv3, norm, inv_x, inv_y = _distortion_parameters(info)
     forward = (
         (models.Shift(-det.x_ref) & models.Shift(-det.y_ref))
         | models.Mapping((0, 1, 0, 1))
@@ -172,8 +172,8 @@ def pixel_area_map(detector: str | DetectorInfo, slices=None) -> tuple[np.ndarra
     nominal : float
         Area of the reference pixel in steradian (``PIXAR_SR``).
     """
-    name = detector.name if isinstance(detector, DetectorInfo) else detector.upper()
-    det, cv2, cv3, *_ = _distortion_parameters(name)
+    info = detector if isinstance(detector, DetectorInfo) else get_detector(detector)
+    det, cv2, cv3, *_ = _distortion_parameters(info)
     ny, nx = det.shape
     if slices is None:
         slices = (slice(0, ny), slice(0, nx))

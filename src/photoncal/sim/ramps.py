@@ -421,6 +421,7 @@ def _simulate_kernel(
     bias,
     coeffs,
     use_nonlinearity,
+    per_read,
     saturation,
     use_saturation,
     frames,
@@ -494,7 +495,8 @@ def _simulate_kernel(
                     cr_pos += 1
                 previous_frame = last
                 d_sum = group_moments[g, 0]
-                grouped = gaussian and d_sum > 0.0
+                # Per-read non-linearity needs every read: never the grouped draw then.
+                grouped = gaussian and d_sum > 0.0 and not per_read
                 if grouped and use_saturation:
                     # Reads near saturation are drawn one by one so that they clip.
                     reach = charge + frame_lam * d_sum + 8.0 * math.sqrt(frame_lam * d_sum)
@@ -527,6 +529,10 @@ def _simulate_kernel(
                     if linear >= linear_sat:
                         linear = linear_sat
                         nclipped = 1
+                    if per_read:
+                        # Each read is non-linear; the resultant averages the raw reads.
+                        raw_guess = _linearity_inverse(coeffs, y, x, linear, raw_guess)
+                        linear = raw_guess
                     linear_sum = linear
                     frame = first
                     for r in range(r0 + 1, r1):
@@ -541,6 +547,9 @@ def _simulate_kernel(
                         if linear >= linear_sat:
                             linear = linear_sat
                             nclipped += 1
+                        if per_read:
+                            raw_guess = _linearity_inverse(coeffs, y, x, linear, raw_guess)
+                            linear = raw_guess
                         linear_sum += linear
                     linear_mean = linear_sum / nreads
                 if nclipped > 0 and first_saturated < 0:
@@ -548,7 +557,9 @@ def _simulate_kernel(
                 if nclipped == nreads:
                     out[integ, g, y, x] = raw_sat
                     continue
-                if use_nonlinearity:
+                if per_read:
+                    raw = pixel_bias + linear_mean
+                elif use_nonlinearity:
                     raw_guess = _linearity_inverse(coeffs, y, x, linear_mean, raw_guess)
                     raw = pixel_bias + raw_guess
                 else:
@@ -704,6 +715,7 @@ def simulate_ramps(
     cosmic_rays=None,
     poisson=True,
     seed=0,
+    nonlinearity_per_read=False,
 ) -> RampSimulation:
     """Simulate up-the-ramp reads of a detector with a known truth.
 
@@ -742,6 +754,12 @@ def simulate_ramps(
         Draw Poisson charge (True) or accumulate the expectation exactly.
     seed : int, optional
         Seed; the same seed gives the same ramps whatever the thread count.
+    nonlinearity_per_read : bool, optional
+        Apply the non-linearity to every read and average the raw reads
+        into the group (the physics of multi-read Roman resultants, what a
+        frame-level linearity correction models) instead of to the group's
+        mean linear signal (default, exact for the classic correction).
+        Every read is then drawn on its own.
 
     Returns
     -------
@@ -801,6 +819,7 @@ def simulate_ramps(
         bias2d,
         coeffs,
         nonlinearity is not None,
+        bool(nonlinearity_per_read) and nonlinearity is not None,
         saturation2d,
         saturation is not None,
         frames,

@@ -48,6 +48,7 @@ from .exceptions import ReferenceFileNotFoundError
 
 __all__ = [
     "SELECTION_KEYWORDS",
+    "ROMAN_SELECTION_KEYWORDS",
     "ReferenceFile",
     "ResolvedReference",
     "index_directory",
@@ -121,6 +122,28 @@ SELECTION_KEYWORDS: dict[str, tuple[str, ...]] = {
     "epsf": ("DETECTOR", "FILTER"),
     "matable": (),
 }
+#: Roman WFI exposures (``TELESCOP = ROMAN``): the Roman reference types and
+#: the keywords compared for each.  ``SUBARRAY`` is photoncal's own: small
+#: simulated cutouts carry it (``meta.subarray.name``) so their reference files
+#: are kept apart from full-detector ones; real Roman files carry none.
+ROMAN_SELECTION_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "mask": ("DETECTOR", "SUBARRAY"),
+    "saturation": ("DETECTOR", "SUBARRAY"),
+    "refpix": ("DETECTOR", "SUBARRAY"),
+    "linearity": ("DETECTOR", "SUBARRAY"),
+    "inverselinearity": ("DETECTOR", "SUBARRAY"),
+    "integralnonlinearity": ("DETECTOR", "SUBARRAY"),
+    "gain": ("DETECTOR", "SUBARRAY"),
+    "readnoise": ("DETECTOR", "EXP_TYPE", "SUBARRAY"),
+    "dark": ("DETECTOR", "EXP_TYPE", "MA_TABLE_NUMBER", "SUBARRAY"),
+    "flat": ("DETECTOR", "FILTER", "SUBARRAY"),
+    "area": ("DETECTOR", "FILTER", "SUBARRAY"),
+    "distortion": ("DETECTOR", "FILTER", "SUBARRAY"),
+    "photom": ("DETECTOR",),
+    "apcorr": ("DETECTOR", "FILTER"),
+    "epsf": ("DETECTOR", "FILTER"),
+}
+
 #: For a reference type not in the table, every one of these the reference
 #: carries is compared (strict rather than wrong).
 DEFAULT_SELECTION = ("DETECTOR", "EXP_TYPE", "READPATT", "SUBARRAY", "FILTER", "PUPIL", "CHANNEL", "BAND",
@@ -442,6 +465,11 @@ def observation_time(model) -> _dt.datetime | None:
     return None
 
 
+def _selection_table(values: dict) -> dict:
+    """The selection table for the exposure (Roman or JWST)."""
+    return ROMAN_SELECTION_KEYWORDS if (values.get("TELESCOP") or "").upper() == "ROMAN" else SELECTION_KEYWORDS
+
+
 def _describe(values: dict, keywords) -> str:
     return " ".join(f"{k}={values.get(k)!r}" for k in keywords)
 
@@ -456,7 +484,7 @@ def select_reference(files, reftype: str, values: dict, when: _dt.datetime | Non
         One line per candidate: why it was rejected or its rank.
     """
     reftype = reftype.lower()
-    keywords = ("TELESCOP", "INSTRUME", *SELECTION_KEYWORDS.get(reftype, DEFAULT_SELECTION))
+    keywords = ("TELESCOP", "INSTRUME", *_selection_table(values).get(reftype, DEFAULT_SELECTION))
     report = []
     ranked = []
     for ref in files:
@@ -629,7 +657,7 @@ def find_reference(model, reftype: str, *, reference_dir=None, logger: logging.L
     reftype = reftype.lower()
     values = selection_values(model)
     when = observation_time(model)
-    keywords = ("INSTRUME", *SELECTION_KEYWORDS.get(reftype, DEFAULT_SELECTION))
+    keywords = ("INSTRUME", *_selection_table(values).get(reftype, DEFAULT_SELECTION))
     searched = []
 
     def from_directory(directory: str, origin: str):

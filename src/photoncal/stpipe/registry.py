@@ -93,6 +93,22 @@ def _step(alias, class_name, jwst_package=None, jwst_module=None, *, aliases=(),
     )
 
 
+def _roman_step(name, class_name, package, module):
+    """A Roman WFI step: alias ``roman_<name>`` (never a JWST alias), romancal's dotted names."""
+    return Entry(
+        alias=f"roman_{name}",
+        target=f"photoncal.roman.steps.{name}:{class_name}",
+        is_pipeline=False,
+        names=(
+            f"photoncal.roman.steps.{class_name}",
+            f"romancal.{package}.{class_name}",
+            f"romancal.{package}.{module}.{class_name}",
+            f"romancal.step.{class_name}",
+        ),
+        cfg_name=f"roman_{name}.cfg",
+    )
+
+
 def _jwst_pipeline(alias, module, class_name, *, cfg_values=None, names=True):
     return Entry(
         alias=alias,
@@ -153,6 +169,20 @@ _STATIC: tuple[Entry, ...] = (
     _jwst_pipeline("calwebb_guider", "guider", "GuiderPipeline"),
     _jwst_pipeline("calwebb_image2", "image2", "Image2Pipeline"),
     _jwst_pipeline("calwebb_image3", "image3", "Image3Pipeline"),
+    # Roman WFI steps after every JWST entry, so a bare class name shared by
+    # both (DQInitStep) resolves to the JWST step; the Roman ones have their
+    # own aliases and the romancal dotted names.
+    _roman_step("dq_init", "DQInitStep", "dq_init", "dq_init_step"),
+    _roman_step("saturation", "SaturationStep", "saturation", "saturation_step"),
+    _roman_step("refpix", "RefPixStep", "refpix", "refpix_step"),
+    _roman_step("linearity", "LinearityStep", "linearity", "linearity_step"),
+    _roman_step("ramp_fit", "RampFitStep", "ramp_fitting", "ramp_fit_step"),
+    _roman_step("dark_current", "DarkCurrentStep", "dark_current", "dark_current_step"),
+    _roman_step("assign_wcs", "AssignWcsStep", "assign_wcs", "assign_wcs_step"),
+    _roman_step("flat_field", "FlatFieldStep", "flatfield", "flat_field_step"),
+    _roman_step("photom", "PhotomStep", "photom", "photom_step"),
+    _roman_step("source_catalog", "SourceCatalogStep", "source_catalog", "source_catalog_step"),
+    _roman_step("tweakreg", "TweakRegStep", "tweakreg", "tweakreg_step"),
     Entry(
         alias="exposure_pipeline",
         target="photoncal.roman.pipeline:ExposurePipeline",

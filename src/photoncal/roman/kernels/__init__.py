@@ -1,0 +1,1 @@
+"""Roman-specific kernels (plain arrays in, arrays out)."""
