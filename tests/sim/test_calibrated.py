@@ -74,8 +74,11 @@ def test_association_and_references(calset, tmp_path):
         assert "abvega_offset" in ref.abvega_offset.colnames
 
 
-def test_encircled_energy_radii_grow_with_broadening():
-    r1, trunc = encircled_energy_radii(2.0, 0.0311, fractions=(0.5,), n_box=1)
-    r4, _ = encircled_energy_radii(2.0, 0.0311, fractions=(0.5,), n_box=4)
-    assert 0.9 < r1[0] < r4[0] < 1.6
+def test_encircled_energy_radii_follow_the_diffraction_width():
+    # lambda/D at 2 um is 2.04 pixels of 0.0311"; the Airy EE50 radius, 0.51 lambda/D,
+    # is ~1.04 pixels before pixel integration and resampling broaden it.
+    (r50, r80), trunc = encircled_energy_radii(2.0, 0.0311, fractions=(0.5, 0.8))
+    (r50_long, _), _ = encircled_energy_radii(4.0, 0.0311, fractions=(0.5, 0.8))
+    assert 1.04 < r50 < 1.6 < r80
+    assert 1.5 < r50_long / r50 < 2.0
     assert trunc == pytest.approx(12 * 2.0e-6 / 6.5 * 206264.806 / 0.0311, rel=1e-3)
