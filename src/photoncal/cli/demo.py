@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import glob
-import logging
+import json
 import os
 import time
 from collections import Counter
@@ -38,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--pointing-error", type=float, default=0.3,
                         help="largest pointing error in arcsec, for tweakreg to remove (default %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
-    parser.add_argument("--log-level", default="WARNING",
-                        help="pipeline log level on the console (default %(default)s)")
+    parser.add_argument("--log-level", default="INFO",
+                        help="level of the pipeline log, written to <output-dir>/demo.log (default %(default)s)")
+    parser.add_argument("--verbose", action="store_true", help="also show the pipeline log on the console")
     return parser
 
 
@@ -58,15 +59,35 @@ def _reference_array(model, reftype):
         return np.asarray(ref_to_science_subarray(ref, model)["data"], dtype=np.float64)
 
 
-def _footprint_of(i2d):
+def _write_astrometric_catalog(truth_catalog, path):
+    """The truth's point sources as an absolute astrometric catalog (RA, DEC).
+
+    Relative alignment leaves the mosaic with the pointing error of its
+    reference exposure; like a Gaia catalog in a real reduction, this one ties
+    the mosaic to the sky so its catalog can be compared with the truth.
+    """
+    from astropy.table import Table
+
+    truth = Table.read(truth_catalog, format="ascii.ecsv")
+    stars = truth[np.asarray(truth["type"]).astype(str) == "point"]
+    Table({"RA": np.asarray(stars["ra"], dtype=np.float64),
+           "DEC": np.asarray(stars["dec"], dtype=np.float64)}).write(path, format="ascii.ecsv", overwrite=True)
+    return path
+
+
+def _footprint_of(i2d, margin=5):
+    """``inside(ra, dec)``: sources whose surroundings (``margin`` pixels) the mosaic covers."""
+    from scipy.ndimage import minimum_filter
+
     wcs = i2d.meta.wcs
-    weight = np.asarray(i2d.wht)
+    covered = minimum_filter(np.asarray(i2d.wht) > 0, size=2 * margin + 1, mode="constant", cval=False)
 
     def inside(ra, dec):
         x, y = wcs.world_to_pixel_values(ra, dec)
-        ix, iy = np.round(np.nan_to_num(x, nan=-1)).astype(int), np.round(np.nan_to_num(y, nan=-1)).astype(int)
-        ok = (ix >= 0) & (iy >= 0) & (ix < weight.shape[1]) & (iy < weight.shape[0])
-        ok[ok] &= weight[iy[ok], ix[ok]] > 0
+        ix = np.round(np.nan_to_num(x, nan=-1)).astype(int)
+        iy = np.round(np.nan_to_num(y, nan=-1)).astype(int)
+        ok = (ix >= 0) & (iy >= 0) & (ix < covered.shape[1]) & (iy < covered.shape[0])
+        ok[ok] &= covered[iy[ok], ix[ok]]
         return ok
 
     return inside
@@ -114,7 +135,9 @@ def run_demo(output_dir="demo_output", *, exposures=4, detector="NRCA1", subarra
 
     progress("Stage 3: calwebb_image3 on the level-3 association...")
     start = time.perf_counter()
-    Image3Pipeline.call(dataset.image3_asn, output_dir=output_dir, save_results=True)
+    refcat = _write_astrometric_catalog(dataset.catalog, os.path.join(output_dir, "demo_refcat.ecsv"))
+    Image3Pipeline.call(dataset.image3_asn, output_dir=output_dir, save_results=True,
+                        steps={"tweakreg": {"abs_refcat": refcat}})
     result["times"]["stage 3"] = time.perf_counter() - start
 
     # Accuracy of stage 1 against the truth.
@@ -177,9 +200,23 @@ def format_summary(result: DemoResult, output_dir: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo from parsed arguments and print its summary."""
-    logging.getLogger("photoncal").setLevel(getattr(logging, str(args.log_level).upper(), logging.WARNING))
-    result = run_demo(args.output_dir, exposures=args.exposures, detector=args.detector,
-                      subarray=args.subarray, readpatt=args.readpatt, ngroups=args.ngroups,
-                      pointing_error=args.pointing_error, seed=args.seed)
+    from photoncal.stpipe.log import LogConfig, LogSection
+
+    os.makedirs(args.output_dir, exist_ok=True)
+    log_path = os.path.join(args.output_dir, "demo.log")
+    handlers = [f"file:{log_path}"] + (["stdout"] if args.verbose else [])
+    log = LogConfig([LogSection("*", str(args.log_level).upper(), handlers, where="--log-level")],
+                    source="photoncal demo")
+    log.apply()
+    try:
+        result = run_demo(args.output_dir, exposures=args.exposures, detector=args.detector,
+                          subarray=args.subarray, readpatt=args.readpatt, ngroups=args.ngroups,
+                          pointing_error=args.pointing_error, seed=args.seed)
+    finally:
+        log.undo()
+    summary_path = os.path.join(args.output_dir, "demo_summary.json")
+    with open(summary_path, "w", encoding="utf-8") as stream:
+        json.dump(result, stream, indent=2)
     print(format_summary(result, args.output_dir))
+    print(f"Pipeline log: {log_path}; numbers: {summary_path}")
     return 0

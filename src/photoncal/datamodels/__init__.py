@@ -48,7 +48,9 @@ _MODEL_MODULES = {
         "LastFrameModel", "FlatModel", "PixelAreaModel", "PhotomModel", "NircamPhotomModel",
         "NirissPhotomModel", "FgsPhotomModel", "MiriImgPhotomModel", "DrizParsModel",
         "NircamDrizParsModel", "MiriImgDrizParsModel", "TrapDensityModel", "TrapParsModel",
-        "PersistenceSatModel", "DistortionModel", "FilteroffsetModel",
+        "PersistenceSatModel", "DistortionModel", "FilteroffsetModel", "ApcorrModel",
+        "NrcImgApcorrModel", "NisImgApcorrModel", "MirImgApcorrModel", "FgsImgApcorrModel",
+        "ABVegaOffsetModel",
     ],
 }
 for _module, _names in _MODEL_MODULES.items():

@@ -398,13 +398,13 @@ def _write_apcorr(dm, det, path):
                 rows.append((f.filter, f.pupil, ee, r, 1.0 / ee, skyin, skyout))
     numbers = [("eefraction", "<f4"), ("radius", "<f4"), ("apcorr", "<f4"), ("skyin", "<f4"), ("skyout", "<f4")]
     if det.instrument == "FGS":
-        cls, dtype = dm.reference.FgsImgApcorrModel, numbers
+        cls, dtype = dm.FgsImgApcorrModel, numbers
     elif det.instrument == "MIRI":
-        cls, dtype = dm.reference.MirImgApcorrModel, [("filter", "S12"), ("subarray", "S15")] + numbers
+        cls, dtype = dm.MirImgApcorrModel, [("filter", "S12"), ("subarray", "S15")] + numbers
     elif det.instrument == "NIRISS":
-        cls, dtype = dm.reference.NisImgApcorrModel, [("filter", "S12"), ("pupil", "S15")] + numbers
+        cls, dtype = dm.NisImgApcorrModel, [("filter", "S12"), ("pupil", "S15")] + numbers
     else:
-        cls, dtype = dm.reference.NrcImgApcorrModel, [("filter", "S12"), ("pupil", "S15")] + numbers
+        cls, dtype = dm.NrcImgApcorrModel, [("filter", "S12"), ("pupil", "S15")] + numbers
     model = cls()
     model.apcorr_table = np.array(rows, dtype=dtype)
     _common_meta(model, det, "apcorr",
@@ -436,7 +436,7 @@ def _write_abvegaoffset(dm, det, path):
                        "pupil": [f.pupil for f in filters.values()],
                        "abvega_offset": [vega_ab_offset(f.pivot_um) for f in filters.values()]})
     table["abvega_offset"] = table["abvega_offset"].astype(np.float32)
-    model = dm.reference.ABVegaOffsetModel(abvega_offset=table)
+    model = dm.ABVegaOffsetModel(abvega_offset=table)
     _common_meta(model, det, "abvegaoffset", "Simulated AB - Vega magnitude offsets")
     return _write(model, path)
 
