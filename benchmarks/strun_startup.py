@@ -1,10 +1,11 @@
 """How long ``strun -h`` takes, in fresh interpreters.
 
 Prints the median wall time of: importing the framework, ``strun -h``,
-``strun --list`` and ``strun <pipeline> -h`` for a pipeline of five test
-steps (the real pipelines are not implemented yet; a real pipeline's ``-h``
-costs this plus the import of its step modules, which must stay light:
-heavy imports belong inside ``process()``).
+``strun --list``, ``strun <pipeline> -h`` for a pipeline of five test steps
+and for each real pipeline (calwebb_detector1, calwebb_image2,
+calwebb_image3, the Roman exposure_pipeline).  A pipeline's ``-h`` costs the
+import of its step modules, which must stay light: heavy imports belong
+inside ``process()``.
 
 Run: PYTHONPATH=src python benchmarks/strun_startup.py [repeats]
 """
@@ -63,6 +64,8 @@ def main() -> None:
                 "import bench_pipeline_module\nfrom photoncal.cli.strun import main; main(['bench_pipeline', '-h'])"
             ),
         }
+        for alias in ("calwebb_detector1", "calwebb_image2", "calwebb_image3", "exposure_pipeline"):
+            cases[f"strun {alias} -h"] = f"from photoncal.cli.strun import main; main(['{alias}', '-h'])"
         print(f"median of {repeats} fresh interpreters ({sys.executable})")
         for label, code in cases.items():
             print(f"  {label:<36} {timed(code, env, repeats) * 1000:8.1f} ms")

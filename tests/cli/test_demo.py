@@ -42,3 +42,14 @@ def test_demo_reports_bad_options_in_one_line(private_cache, capsys):
     assert main(["demo", "-o", str(private_cache / "bad"), "--detector", "NRCZ9"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("photoncal demo: error:") and "NRCZ9" in err[0]
+
+
+def test_roman_demo(private_cache, capsys):
+    out = private_cache / "roman"
+    assert main(["demo", "--roman", "--size", "248", "-o", str(out), "--seed", "4"]) == 0
+    assert "Catalog:" in capsys.readouterr().out
+    result = json.loads((out / "demo_summary.json").read_text())
+    assert {"uncal.asdf", "cal.asdf", "cat.ecsv", "segm.asdf"} <= set(result["products"])
+    assert result["rate"]["pixels"] > 50_000
+    assert abs(result["rate"]["median_relative_error"]) < 0.005
+    assert 0.95 < result["rate"]["normalized_scatter"] < 1.1

@@ -123,3 +123,17 @@ def test_tagged_values_are_deferred(tmp_path):
     # saving without touching it keeps it
     third = dm.open(dm.open(path).save(tmp_path / "tagged2.fits"))
     assert third.meta.wcs_like(1.0) == 3.0
+
+
+@pytest.mark.parametrize("module", ["models", "reference"])
+def test_every_model_class_is_exported(module):
+    import importlib
+
+    source = importlib.import_module(f"photoncal.datamodels.{module}")
+    classes = [name for name, value in vars(source).items()
+               if isinstance(value, type) and issubclass(value, dm.DataModel) and value.__module__ == source.__name__
+               and not name.startswith("_")]
+    assert classes
+    for name in classes:
+        assert getattr(dm, name) is getattr(source, name), name
+        assert name in dm.__all__, name

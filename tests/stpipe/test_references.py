@@ -296,3 +296,12 @@ def test_a_missing_reference_directory_is_an_error(tmp_path, fake_model, monkeyp
     monkeypatch.setenv("PHOTONCAL_REFDIR", str(tmp_path / "gone"))
     with pytest.raises(ReferenceFileNotFoundError, match="PHOTONCAL_REFDIR"):
         references.find_reference(exposure(fake_model), "dark")
+
+
+def test_a_simulated_exposure_without_its_default_set_says_how_to_write_it(dark_dir, fake_model):
+    from photoncal.config import SIMULATED_ORIGIN
+
+    model = exposure(fake_model, "NRCB1", origin=SIMULATED_ORIGIN)
+    with pytest.raises(ReferenceFileNotFoundError,
+                       match="photoncal simulate --references-only --detector NRCB1"):
+        references.find_reference(model, "dark", reference_dir=str(dark_dir))

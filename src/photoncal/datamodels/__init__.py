@@ -39,7 +39,7 @@ _MODEL_MODULES = {
     "models": [
         "ImageModel", "CubeModel", "QuadModel", "RampModel", "MIRIRampModel", "Level1bModel",
         "RampFitOutputModel", "DrizProductModel", "MultiExposureModel", "GuiderRawModel",
-        "GuiderCalModel", "TrapsFilledModel",
+        "GuiderCalModel", "TrapsFilledModel", "SegmentationMapModel",
     ],
     "reference": [
         "ReferenceFileModel", "ReferenceImageModel", "ReferenceCubeModel", "ReferenceQuadModel",

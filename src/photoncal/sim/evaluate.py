@@ -63,16 +63,17 @@ def clean_pixel_mask(truth, dq=None) -> np.ndarray:
 
     Parameters
     ----------
-    truth : photoncal.sim.truth.Truth
+    truth : photoncal.sim.truth.Truth or photoncal.sim.roman.RomanTruth
     dq : ndarray, optional
         The product's DQ array (ny, nx).
     """
     rate = np.asarray(truth.rate)
     mask = np.isfinite(rate) & (rate > 0)
-    if truth.saturated_group is not None:
-        mask &= np.all(np.asarray(truth.saturated_group) < 0, axis=0)
-    if truth.clipped_group is not None:
-        mask &= np.all(np.asarray(truth.clipped_group) < 0, axis=0)
+    # First saturated (or clipped) group per integration (nints, ny, nx), or
+    # per pixel (ny, nx) for a single-integration Roman truth; -1 if none.
+    for first in (getattr(truth, "saturated_group", None), getattr(truth, "clipped_group", None)):
+        if first is not None:
+            mask &= np.all(np.asarray(first).reshape((-1,) + mask.shape) < 0, axis=0)
     crs = truth.cosmic_rays
     if crs is not None and len(crs):
         mask[np.asarray(crs["y"]), np.asarray(crs["x"])] = False

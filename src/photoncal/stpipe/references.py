@@ -705,10 +705,14 @@ def find_reference(model, reftype: str, *, reference_dir=None, logger: logging.L
     from photoncal.config import default_reference_dir
 
     default_dir = os.fspath(default_reference_dir())
+    hint = ""
     if _is_simulated(model):
         found = from_directory(default_dir, "default simulated references")
         if found:
             return found
+        detector = _meta_get(model, "instrument.detector") or "<detector>"
+        hint = (f" The simulator writes the default set: photoncal simulate --references-only "
+                f"--detector {detector} (add --subarray/--readpatt as the exposure's).")
     else:
         searched.append(f"default simulated references {default_dir} (not used: the exposure is not simulated)")
 
@@ -717,4 +721,5 @@ def find_reference(model, reftype: str, *, reference_dir=None, logger: logging.L
         f"no {reftype.upper()} reference file for {_describe(values, keywords)} observed {when_text}; searched: "
         + "; ".join(searched)
         + f". Give one with override_{reftype}=<path>, or a directory with reference_dir or ${REFDIR_ENV}."
+        + hint
     )
