@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
+
+from photoncal.fileio import atomic_write_text
 
 from .association import make_timestamp
 from .constraint import evaluate
@@ -211,20 +212,7 @@ def candidate_items(pool, candidate_ids=None):
 
 def write_text_atomic(path, text) -> str:
     """Write ``text`` to ``path`` through a temporary file in the same directory."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise AssociationError(f"output directory {str(directory)!r} does not exist")
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
-        raise
-    return str(path)
+    return atomic_write_text(path, text, error=AssociationError)
 
 
 def save_associations(associations, path=".", format="json", skip_invalid=False):  # noqa: A002

@@ -15,13 +15,14 @@ the way the established ``mkpool`` tool does.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 from astropy.io.ascii import convert_numpy
 from astropy.table import Table
+
+from photoncal.fileio import atomic_write
 
 from .exceptions import AssociationError
 
@@ -192,18 +193,9 @@ class AssociationPool(Table):
         if path.exists() and not overwrite:
             raise AssociationError(f"pool file {str(path)!r} exists and overwrite is False")
         fmt = kwargs.pop("fmt", None) or format
-        directory = path.parent if str(path.parent) else Path(".")
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-        os.close(handle)
-        try:
-            Table(self).write(
-                temp_name, format=fmt, delimiter=delimiter, overwrite=True, **kwargs
-            )
-            os.replace(temp_name, path)
-        except BaseException:
-            if os.path.exists(temp_name):
-                os.unlink(temp_name)
-            raise
+        table = Table(self)
+        atomic_write(path, lambda tmp: table.write(tmp, format=fmt, delimiter=delimiter, overwrite=True, **kwargs),
+                     error=AssociationError)
         return str(path)
 
 

@@ -25,6 +25,8 @@ from collections import Counter
 
 import numpy as np
 
+from photoncal.fileio import atomic_write_text
+
 __all__ = ["add_arguments", "run", "run_demo", "run_roman_demo", "DemoResult"]
 
 
@@ -273,8 +275,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         log.undo()
     summary_path = os.path.join(args.output_dir, "demo_summary.json")
-    with open(summary_path, "w", encoding="utf-8") as stream:
-        json.dump(result, stream, indent=2)
+    atomic_write_text(summary_path, json.dumps(result, indent=2))
     print(format_summary(result, args.output_dir))
     print(f"Pipeline log: {log_path}; numbers: {summary_path}")
     return 0

@@ -14,11 +14,12 @@ from __future__ import annotations
 import copy as _copy
 import os
 import sys
-import uuid
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from photoncal.fileio import atomic_write
 
 from . import schema as _schema
 from .errors import DataModelError, ValidationError, ValidationWarning
@@ -1193,16 +1194,4 @@ def _base_is_mmap(arr):
 
 def _atomic_write(path, writer):
     """Run ``writer(tmp_path)`` then rename the temporary file onto ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise DataModelError(f"cannot write {path}: directory {directory} does not exist")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, writer, error=DataModelError)

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from photoncal import __version__, dqflags
 from photoncal.config import SIMULATED_ORIGIN
+from photoncal.fileio import atomic_write
 
 __all__ = ["CalTruth", "CalSet", "simulate_cal_exposure", "simulate_cal_set", "cal_truth_path_for",
            "load_cal_truth"]
@@ -108,17 +108,7 @@ class CalTruth:
 
         path = os.fspath(path)
         tree = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "noiseless"}
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".asdf", dir=directory)
-        os.close(fd)
-        try:
-            asdf.AsdfFile({"photoncal_cal_truth": tree}).write_to(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        return path
+        return atomic_write(path, asdf.AsdfFile({"photoncal_cal_truth": tree}).write_to)
 
     @classmethod
     def load(cls, path) -> "CalTruth":

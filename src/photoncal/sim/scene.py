@@ -107,21 +107,10 @@ class Scene:
 
     def write_catalog(self, path):
         """Write the truth catalog as ECSV (atomically) and return the path."""
-        import os
-        import tempfile
+        from photoncal.fileio import atomic_write
 
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".ecsv", dir=directory)
-        os.close(fd)
-        try:
-            self.to_table().write(tmp, format="ascii.ecsv", overwrite=True)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        return path
+        table = self.to_table()
+        return atomic_write(path, lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True))
 
     @classmethod
     def read_catalog(cls, path):

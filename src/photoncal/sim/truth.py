@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field, fields
 
 import numpy as np
+
+from photoncal.fileio import atomic_write
 
 __all__ = ["Truth", "truth_path_for", "amplifier_parity_maps"]
 
@@ -179,17 +180,7 @@ class Truth:
             if isinstance(value, tuple):
                 value = list(value)
             tree[f.name] = value
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".asdf", dir=directory)
-        os.close(fd)
-        try:
-            asdf.AsdfFile({"photoncal_truth": tree}).write_to(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        return path
+        return atomic_write(path, asdf.AsdfFile({"photoncal_truth": tree}).write_to)
 
     @classmethod
     def load(cls, path) -> "Truth":
