@@ -16,7 +16,6 @@ and by default both of the last two.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from photoncal.fileio import atomic_write_text
