@@ -388,22 +388,16 @@ def simulate_cal_set(n_exposures: int = 4, *, detector: str = "NRCA1", subarray:
 
     from photoncal.sim.exposure import aperture_reference, default_attitude, setup_exposure
     from photoncal.sim.instruments import default_filter, get_detector, get_filter, get_subarray
-    from photoncal.sim.observe import dither_pattern
+    from photoncal.sim.observe import dither_offsets_for
     from photoncal.sim.photometry import sky_surface_brightness
     from photoncal.sim.scene import Scene, make_scene
 
-    if n_exposures < 1:
-        raise ValueError(f"n_exposures must be >= 1, got {n_exposures}")
     det = get_detector(detector)
     sub = get_subarray(det.instrument, subarray)
     filt = get_filter(det.instrument, filter or default_filter(det))
     rng = np.random.default_rng(seed)
     field_size = max(sub.xsize, sub.ysize) * det.pixel_scale
-    if dither_offsets is None:
-        size = 0.04 * field_size if dither_size is None else dither_size
-        dither_offsets = dither_pattern(n_exposures, size, det.pixel_scale)
-    if len(dither_offsets) != n_exposures:
-        raise ValueError(f"{len(dither_offsets)} dither offsets given for {n_exposures} exposures")
+    dither_offsets = dither_offsets_for(n_exposures, field_size, det.pixel_scale, dither_offsets, dither_size)
     base = default_attitude(det, sub, ra, dec, roll)
     if scene is None:
         radius = 0.75 * field_size + max(math.hypot(*o) for o in dither_offsets)

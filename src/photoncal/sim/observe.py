@@ -421,6 +421,21 @@ def dither_pattern(n_exposures: int, size: float, pixel_scale: float) -> list[tu
     return offsets
 
 
+def dither_offsets_for(n_exposures: int, field_size: float, pixel_scale: float, dither_offsets=None,
+                       dither_size=None) -> list[tuple[float, float]]:
+    """The offsets of a dithered set: ``dither_offsets`` checked against
+    ``n_exposures``, or a :func:`dither_pattern` of radius ``dither_size``
+    (default 4 % of ``field_size``, arcsec)."""
+    if n_exposures < 1:
+        raise ValueError(f"n_exposures must be >= 1, got {n_exposures}")
+    if dither_offsets is None:
+        size = 0.04 * field_size if dither_size is None else dither_size
+        dither_offsets = dither_pattern(n_exposures, size, pixel_scale)
+    if len(dither_offsets) != n_exposures:
+        raise ValueError(f"{len(dither_offsets)} dither offsets given for {n_exposures} exposures")
+    return dither_offsets
+
+
 @dataclass
 class DitherSet:
     """The files of a simulated dithered observation.
@@ -513,19 +528,13 @@ def simulate_dither_set(n_exposures: int = 4, *, instrument=None, detector="NRCA
     -------
     DitherSet
     """
-    if n_exposures < 1:
-        raise ValueError(f"n_exposures must be >= 1, got {n_exposures}")
     names = [detector] if detectors is None else list(detectors)
     dets = [get_detector(name, instrument) for name in names]
     primary = dets[0]
     sub = get_subarray(primary.instrument, subarray)
     rng = np.random.default_rng(seed)
     field_size = max(sub.xsize, sub.ysize) * primary.pixel_scale
-    if dither_offsets is None:
-        size = 0.04 * field_size if dither_size is None else dither_size
-        dither_offsets = dither_pattern(n_exposures, size, primary.pixel_scale)
-    if len(dither_offsets) != n_exposures:
-        raise ValueError(f"{len(dither_offsets)} dither offsets given for {n_exposures} exposures")
+    dither_offsets = dither_offsets_for(n_exposures, field_size, primary.pixel_scale, dither_offsets, dither_size)
     base = default_attitude(primary, sub, ra, dec, roll)
     if scene is None:
         # n_stars and n_galaxies around each detector, over every dither position.
