@@ -236,7 +236,15 @@ def accuracy_report(inputs, out, *, absolute=True, steps=None):
     report["isolated_stars"] = {"n": int(stars.sum()), "position_median_mas": float(np.median(dist[stars])),
                                 "position_max_mas": float(dist[stars].max()),
                                 "flux_ratio_median": float(np.median(ratio)),
-                                "flux_ratio_worst": float(ratio[np.argmax(np.abs(ratio - 1))])}
+                                "flux_ratio_worst": float(ratio[np.argmax(np.abs(ratio - 1))]),
+                                "within_10_mas": float(np.mean(dist[stars] < 10.0)),
+                                "flux_within_2_percent": float(np.mean(np.abs(ratio - 1) < 0.02)),
+                                "flux_within_5_percent": float(np.mean(np.abs(ratio - 1) < 0.05))}
+    worst = np.flatnonzero(stars)[np.argsort(-np.abs(ratio - 1))[:3]]
+    report["isolated_stars"]["worst"] = [
+        {"ra": float(t_ra[k]), "dec": float(t_dec[k]), "flux_jy": float(t_flux[k]),
+         "ratio": float(cat["aper_total_flux"].to_value(u.Jy)[nearest[k]] / t_flux[k]),
+         "dist_mas": float(dist[k])} for k in worst]
     print(f"catalog: {len(cat)} sources; {acc.n_truth} truth sources above 10 sigma "
           f"({acc.flux_limit_jy * 1e9:.1f} nJy) on the mosaic, {acc.completeness:.1%} found; "
           f"point sources matched: RMS {acc.astrometric_rms_mas:.2f} mas, "
@@ -244,7 +252,9 @@ def accuracy_report(inputs, out, *, absolute=True, steps=None):
     iso = report["isolated_stars"]
     print(f"isolated stars (>1.5\" from any other source, n={iso['n']}): position median "
           f"{iso['position_median_mas']:.2f} mas, max {iso['position_max_mas']:.2f} mas; "
-          f"aper_total_flux / truth median {iso['flux_ratio_median']:.4f}, worst {iso['flux_ratio_worst']:.4f}")
+          f"aper_total_flux / truth median {iso['flux_ratio_median']:.4f}, worst {iso['flux_ratio_worst']:.4f}; "
+          f"{iso['within_10_mas']:.1%} within 10 mas, {iso['flux_within_2_percent']:.1%} within 2 % "
+          f"and {iso['flux_within_5_percent']:.1%} within 5 % in flux")
     return report
 
 
@@ -266,6 +276,8 @@ def main(argv=None):
                         help="--accuracy: no absolute alignment to the truth catalog")
     parser.add_argument("--skystat", help="--accuracy: skymatch skystat (default: the step's, 'mode')")
     parser.add_argument("--json", help="--accuracy: also write the numbers to this JSON file")
+    parser.add_argument("--keep-products", action="store_true",
+                        help="--accuracy: keep the pipeline's products (under --workdir)")
     args = parser.parse_args(argv)
     sys.path.insert(0, SRC)
     os.makedirs(args.workdir, exist_ok=True)
@@ -279,7 +291,10 @@ def main(argv=None):
         try:
             report = accuracy_report(inputs, out, absolute=not args.relative_only, steps=steps)
         finally:
-            shutil.rmtree(out, ignore_errors=True)
+            if args.keep_products:
+                print(f"products kept in {out}")
+            else:
+                shutil.rmtree(out, ignore_errors=True)
         if args.json:
             with open(args.json, "w") as handle:
                 json.dump(report, handle, indent=1)
