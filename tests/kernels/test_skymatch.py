@@ -171,3 +171,76 @@ def test_inputs_are_checked():
     w, _ = S.imaging_wcs(shape=SHAPE)
     with pytest.raises(ValueError, match="DQ shape"):
         sm.sky_image(np.zeros(SHAPE), w, dq=np.zeros((3, 3), dtype=np.uint32))
+
+
+# ---------------------------------------------------------------- parity with stsci.imagestats
+
+def _established_python():
+    import os
+    import subprocess
+
+    for candidate in (os.environ.get("PHOTONCAL_JWST_PYTHON"), "/work/jwstenv/bin/python"):
+        if candidate and Path(candidate).exists():
+            probe = subprocess.run([candidate, "-c", "import stsci.imagestats"], capture_output=True,
+                                   timeout=120)
+            if probe.returncode == 0:
+                return candidate
+    return None
+
+
+def test_statistics_match_stsci_imagestats_up_to_the_bin_position_convention(tmp_path):
+    """Same clipping, histogram and peak/midpoint rules as the established ImageStats.
+
+    The one difference is deliberate: imagestats fills bins of width
+    ``dz = (max - min) / (nbins - 1)`` but converts bin indices back to values
+    with the nominal ``binwidth * std``; we use ``dz``.  So
+    ``established = min + (ours - min) * hwidth / dz`` exactly, which moves
+    the established mode/midpt by up to half a bin (0.05 sigma) depending on
+    how ``nbins`` rounds - an exposure-to-exposure bias our statistic does
+    not have.
+    """
+    import json
+    import subprocess
+
+    python = _established_python()
+    if python is None:
+        pytest.skip("stsci.imagestats (established pipeline) not available")
+    rng = np.random.default_rng(7)
+    # a sky with faint sources (positive tail) and cosmic rays
+    v = np.concatenate([rng.normal(0.17, 0.028, 300000), 0.17 + rng.exponential(0.05, 20000),
+                        np.full(300, 50.0)]).astype(np.float32)
+    np.save(tmp_path / "v.npy", v)
+    script = (
+        "import json, sys, numpy as np\n"
+        "from stsci.imagestats import ImageStats\n"
+        f"v = np.load({str(tmp_path / 'v.npy')!r})\n"
+        "s = ImageStats(v, fields='npix,mode,midpt,median,mean', nclip=5, lsig=4.0, usig=4.0,"
+        " binwidth=0.1)\n"
+        "print(json.dumps({k: float(getattr(s, k)) for k in"
+        " ('npix', 'mode', 'midpt', 'median', 'mean', 'hmin', 'hwidth')}"
+        " | {'nbins': int(s.histogram.size)}))\n"
+    )
+    out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    ref = json.loads(out.stdout.strip().splitlines()[-1])
+    ours = {k: sm.sky_statistic(v, k, nclip=5, lsigma=4.0, usigma=4.0, binwidth=0.1)
+            for k in ("mode", "midpt", "median", "mean")}
+    assert ours["mean"][1] == ref["npix"]
+    assert ours["mean"][0] == pytest.approx(ref["mean"], rel=1e-6)
+    assert ours["median"][0] == pytest.approx(ref["median"], rel=1e-7)
+    hwidth = ref["hwidth"]
+    vmin = ref["hmin"] - 0.5 * hwidth
+    # the final clipped range, by the clipping rule both codes share
+    lo, hi = -np.inf, np.inf
+    for it in range(6):
+        n, mean, std, cmin, cmax = sm._range_stats(v, lo, hi)
+        lo, hi = mean - 4.0 * std, mean + 4.0 * std
+    assert n == ref["npix"] and cmin == pytest.approx(vmin, abs=1e-7)
+    assert 0.1 * std == pytest.approx(hwidth, rel=1e-5)
+    dz = (cmax - cmin) / (ref["nbins"] - 1)
+    assert dz > hwidth
+    for key in ("mode", "midpt"):
+        established_from_ours = vmin + (ours[key][0] - vmin) * hwidth / dz
+        assert established_from_ours == pytest.approx(ref[key], abs=0.02 * hwidth), key
+        # and the convention alone moves the value by a fraction of a bin
+        assert abs(ours[key][0] - ref[key]) < 0.6 * dz

@@ -19,7 +19,7 @@ from pathlib import Path
 
 NAME = "photoncal_stage3_test_data"
 
-#: The default test set: 4 dithered NIRCam SUB320 exposures.
+#: The default test set: 4 dithered NIRCam SUB640 exposures (pointing errors up to 0.1").
 DEFAULT = {"n_exposures": 4, "subarray": "SUB640", "pointing_error": 0.1, "cosmic_rays": 40,
            "n_stars": 70, "n_galaxies": 15, "seed": 11}
 

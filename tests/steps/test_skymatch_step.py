@@ -54,6 +54,30 @@ def test_global_is_the_lowest_local_sky(calset):
     assert glob == pytest.approx([min(local)] * len(local))
 
 
+def test_default_mode_is_noise_limited_median_meets_1_percent(calset):
+    """The default (skymethod='match', skystat='mode', as the established step).
+
+    The histogram peak of 0.1-sigma bins is flat to 0.5 % per bin while each
+    bin's count scatters by ~0.8 %, so the peak wanders by ~0.05-0.15 sigma
+    of the pixel noise: offset errors of 0.42-0.64 % of the sky on this set,
+    0.7-2.4 % on benchmarks/image3.py's SUB640 set (seed 7, where
+    stsci.imagestats' mode is 1.1-3.0 % off).  'median' (and 'midpt') stay
+    within 0.02 % here and 0.12 % there: use them to meet the 1 % target.
+    """
+    sky = _truth_sky(calset)
+    noise = np.nanmedian(datamodels.open(calset.exposures[0]).err)
+    out = SkyMatchStep.call(calset.image3_asn)
+    levels = np.array([m.meta.background.level for m in out])
+    error = (levels - levels[0]) - (sky - sky[0])
+    assert np.abs(error).max() < 0.2 * noise
+    median = np.array([m.meta.background.level
+                       for m in SkyMatchStep.call(calset.image3_asn, skystat="median")])
+    error_median = (median - median[0]) - (sky - sky[0])
+    assert np.abs(error_median).max() < 0.001 * sky.mean()
+    # noise-limited, not exact: the exact median does several times better
+    assert 3 * np.abs(error_median).max() < np.abs(error).max()
+
+
 def test_default_mode_statistic_is_close(calset):
     """The default statistic (mode, as the established step) is noise limited (~0.06 sigma)."""
     sky = _truth_sky(calset)

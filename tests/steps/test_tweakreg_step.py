@@ -128,3 +128,48 @@ def test_on_disk_members_give_the_same_wcs(calset, aligned):
     for m, b in zip(out, aligned):
         np.testing.assert_allclose(m.meta.wcs(300.0, 300.0), b.meta.wcs(300.0, 300.0), atol=1e-9)
         assert m.meta.cal_step.tweakreg == "COMPLETE"
+
+
+def _common_error_field(model, truth):
+    """A linear model of the WCS-minus-truth offsets (mas) over the sky, fitted to one exposure."""
+    on = truth.sources[truth.sources["on_image"] & (truth.sources["type"] == "point")]
+    err = offsets_mas(model, truth)
+    ra0, dec0 = float(np.mean(on["ra"])), float(np.mean(on["dec"]))
+
+    def design(ra, dec):
+        dx = (np.asarray(ra) - ra0) * np.cos(np.deg2rad(dec0)) * 3600.0
+        dy = (np.asarray(dec) - dec0) * 3600.0
+        return np.column_stack([np.ones_like(dx), dx, dy])
+
+    coef, *_ = np.linalg.lstsq(design(on["ra"], on["dec"]), err, rcond=None)
+    return lambda ra, dec: design(ra, dec) @ coef
+
+
+def test_triangle_matching_aligns_a_shifted_and_rotated_set():
+    """Pointing errors of up to 3" (beyond searchrad=2") and roll errors of up to 0.5 deg."""
+    calset = S3.cal_set(pointing_error=3.0, roll_error=0.5, cosmic_rays=10, n_galaxies=5, seed=12)
+    models = [datamodels.open(p) for p in calset.exposures]
+    # the exposures disagree by arcseconds, and rotate by tenths of a degree
+    rolls = [t.pointing_error["d_roll"] for t in calset.truths]
+    assert np.ptp(rolls) > 0.2
+    spread = np.ptp([offsets_mas(m, t).mean(axis=0) for m, t in zip(models, calset.truths)], axis=0)
+    assert spread.max() > 2000.0
+
+    def disagreement(out):
+        """RMS (mas) of each exposure's offsets from the first exposure's error field."""
+        field = _common_error_field(out[0], calset.truths[0])
+        rms = []
+        for m, t in zip(out[1:], calset.truths[1:]):
+            on = t.sources[t.sources["on_image"] & (t.sources["type"] == "point")]
+            d = offsets_mas(m, t) - field(on["ra"], on["dec"])
+            rms.append(float(np.sqrt(np.mean(d ** 2))))
+        return np.array(rms)
+
+    triangles = TweakRegStep.call(calset.image3_asn, match_algorithm="triangles")
+    assert [m.meta.cal_step.tweakreg for m in triangles] == ["COMPLETE"] * 4
+    assert disagreement(triangles).max() < 5.0  # measured 0.4-0.6 mas
+    # the default (2-D histogram within searchrad, then tolerance) cannot bridge these offsets
+    default = TweakRegStep.call(calset.image3_asn)
+    assert disagreement(default).max() > 500.0  # measured 2.2" for two exposures
+    with pytest.raises(ValueError, match="match_algorithm"):
+        TweakRegStep.call(calset.image3_asn, match_algorithm="histogram")

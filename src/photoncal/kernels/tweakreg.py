@@ -1096,7 +1096,10 @@ def relative_align(images, *, searchrad=2.0, separation=1.0, use2dhist=True, tol
     correction that moves any image corner by more than
     ``2 * (searchrad + tolerance)`` arcsec (``2 * (max(|xoffset|,
     |yoffset|) + tolerance)`` without ``use2dhist``) is taken for a
-    mismatch and the whole relative alignment is rejected.
+    mismatch and the whole relative alignment is rejected.  With
+    ``match_algorithm='triangles'`` there is no such limit: the triangle
+    matcher needs no initial guess, so large corrections are expected, and
+    its matches are confirmed by the vertex vote and the tolerance match.
 
     Returns
     -------
@@ -1115,6 +1118,8 @@ def relative_align(images, *, searchrad=2.0, separation=1.0, use2dhist=True, tol
         use2dhist=use2dhist, xoffset=xoffset, yoffset=yoffset, fitgeometry=fitgeometry,
         nclip=nclip, sigma=sigma, clip_accum=clip_accum, match_algorithm=match_algorithm,
     )
+    if match_algorithm == "triangles":
+        return results
     if use2dhist:
         max_corr = 2.0 * (searchrad + tolerance)
     else:

@@ -12,7 +12,14 @@ into each exposure's gwcs as a tangent-plane correction (TPCorr, frame
 approximation (``sip_approx``), ``S_REGION`` and the pointing keywords
 RA_REF, DEC_REF, ROLL_REF of the corrected WCS.
 
-Parameters have the established step's names and defaults.  The step is
+Parameters have the established step's names and defaults, plus
+``match_algorithm`` / ``abs_match_algorithm`` (not in the established step):
+``'tolerance'`` (default, as established) starts the tolerance match from the
+2-D histogram offset (``use2dhist``) or ``xoffset``/``yoffset``;
+``'triangles'`` finds the initial solution by matching similar triangles of
+the brightest sources (the spec's "initial solution derived from the
+'triangles' algorithm"), so offsets beyond ``searchrad`` and rotations are
+recovered without a guess.  The step is
 SKIPPED, WCSs untouched, when there is a single exposure group (and no
 reference catalog) or when the alignment fails (too few sources or
 matches, or a correction larger than the search allows); the log says why.
@@ -83,6 +90,7 @@ class TweakRegStep(Step):
         tolerance = float(default=0.7)  # matching tolerance, arcsec
         xoffset = float(default=0.0)  # initial guess of the x offset, arcsec
         yoffset = float(default=0.0)  # initial guess of the y offset, arcsec
+        match_algorithm = option('tolerance', 'triangles', default='tolerance')  # initial solution: 2-D histogram or offsets ('tolerance'), or triangle matching
 
         # absolute alignment
         abs_refcat = string(default='')  # reference catalog file (RA/DEC or sky_centroid columns); '' for none
@@ -95,6 +103,7 @@ class TweakRegStep(Step):
         abs_use2dhist = boolean(default=True)  # 2-D histogram for the absolute initial offset
         abs_separation = float(default=1.0)  # minimum source separation, arcsec
         abs_tolerance = float(default=0.7)  # absolute matching tolerance, arcsec
+        abs_match_algorithm = option('tolerance', 'triangles', default='tolerance')  # as match_algorithm, for the absolute alignment
 
         # SIP approximation options (as assign_wcs)
         sip_approx = boolean(default=True)  # write a FITS TAN-SIP approximation of the corrected WCS
@@ -270,6 +279,7 @@ class TweakRegStep(Step):
                 tolerance=self.tolerance, xoffset=self.xoffset, yoffset=self.yoffset,
                 enforce_user_order=self.enforce_user_order, expand_refcat=self.expand_refcat,
                 minobj=self.minobj, fitgeometry=self.fitgeometry, nclip=self.nclip, sigma=self.sigma,
+                match_algorithm=self.match_algorithm,
             )
         except tw.TweakregError as err:
             self.log.warning("Relative alignment failed: %s", err)
@@ -298,6 +308,7 @@ class TweakRegStep(Step):
                 abs_use2dhist=self.abs_use2dhist, abs_tolerance=self.abs_tolerance,
                 abs_minobj=self.abs_minobj, abs_fitgeometry=self.abs_fitgeometry,
                 abs_nclip=self.abs_nclip, abs_sigma=self.abs_sigma,
+                match_algorithm=self.abs_match_algorithm,
             )
         except tw.TweakregError as err:
             self.log.warning("Absolute alignment failed: %s", err)
