@@ -14,21 +14,13 @@ already held (tracemalloc slows Python-heavy code, so it is not timed).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import time
 import tracemalloc
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-
-def _synth():
-    path = Path(__file__).resolve().parents[1] / "tests" / "wcs" / "stage3_synth.py"
-    spec = importlib.util.spec_from_file_location("stage3_synth", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from photoncal.sim import analytic as S
 
 
 def run(label, func, *, pixels=None, items=None):
@@ -55,7 +47,6 @@ def main():
     parser.add_argument("--nimages", type=int, default=8, help="images in the median stack")
     args = parser.parse_args()
     n = args.size
-    S = _synth()
     rng = np.random.default_rng(0)
     warnings.simplefilter("ignore")
 

@@ -1,23 +1,10 @@
 """outlier_detection: the sectioned median, the driz_cr rule and the time-series variant."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from photoncal.kernels import outlier as ol
-
-
-def _synth():
-    path = Path(__file__).resolve().parents[1] / "wcs" / "stage3_synth.py"
-    spec = importlib.util.spec_from_file_location("stage3_synth", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _synth()
+from photoncal.sim import analytic as S
 
 
 @pytest.fixture(scope="module")

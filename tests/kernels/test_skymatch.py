@@ -1,6 +1,5 @@
 """skymatch: sky statistics, DQ masks and the four sky methods on overlapping images."""
 
-import importlib.util
 import warnings
 from pathlib import Path
 
@@ -10,17 +9,9 @@ import pytest
 from photoncal.dqflags import pixel as dqflags
 from photoncal.kernels import skymatch as sm
 from photoncal.wcs.footprint import sky_to_tangent_plane
+from photoncal.sim import analytic as S
 
 
-def _synth():
-    path = Path(__file__).resolve().parents[1] / "wcs" / "stage3_synth.py"
-    spec = importlib.util.spec_from_file_location("stage3_synth", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _synth()
 RA0, DEC0 = 53.1, -27.8
 
 

@@ -1,10 +1,8 @@
 """source_catalog: detection, positions and photometry of a field of known Gaussian stars."""
 
-import importlib.util
 import io
 import math
 import warnings
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -13,17 +11,9 @@ from astropy.table import QTable, Table
 from scipy.spatial import cKDTree
 
 from photoncal.kernels import source_catalog as sc
+from photoncal.sim import analytic as S
 
 
-def _synth():
-    path = Path(__file__).resolve().parents[1] / "wcs" / "stage3_synth.py"
-    spec = importlib.util.spec_from_file_location("stage3_synth", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _synth()
 SIGMA = 1.5  # PSF sigma, pixels
 NOISE = 2e-6  # Jy per pixel
 SHAPE = (300, 320)

@@ -1,8 +1,6 @@
 """tweakreg: matching, linear fits and the alignment loop on synthetic catalogs."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,17 +9,7 @@ from astropy.table import Table
 
 from photoncal.kernels import tweakreg as tw
 from photoncal.wcs.footprint import tangent_plane_to_sky
-
-
-def _synth():
-    path = Path(__file__).resolve().parents[1] / "wcs" / "stage3_synth.py"
-    spec = importlib.util.spec_from_file_location("stage3_synth", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _synth()
+from photoncal.sim import analytic as S
 
 
 def _affine(sx, sy, rx_deg, ry_deg):

@@ -1,25 +1,12 @@
 """Source finding for tweakreg (photutils star finders on a synthetic star field)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
 from photoncal.dqflags import pixel as dqflags
 from photoncal.kernels.starfind import estimate_background, find_sources
-
-
-def _synth():
-    path = Path(__file__).resolve().parents[1] / "wcs" / "stage3_synth.py"
-    spec = importlib.util.spec_from_file_location("stage3_synth", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _synth()
+from photoncal.sim import analytic as S
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,14 @@
 """Footprints, polygon geometry, overlap masks and the mosaic WCS."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from photoncal.wcs import footprint as fp
+from photoncal.sim import analytic as S
 
 
-def _synth():
-    path = Path(__file__).with_name("stage3_synth.py")
-    spec = importlib.util.spec_from_file_location("stage3_synth", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _synth()
 ARCSEC = 1.0 / 3600.0
 
 

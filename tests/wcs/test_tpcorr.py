@@ -1,26 +1,14 @@
 """The tangent-plane correction: its maths, insertion into a gwcs, inverse and ASDF round trip."""
 
-import importlib.util
 import io
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from photoncal.wcs import tpcorr
 from photoncal.wcs.footprint import sky_to_tangent_plane
-
-
-def _synth():
-    path = Path(__file__).with_name("stage3_synth.py")
-    spec = importlib.util.spec_from_file_location("stage3_synth", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-S = _synth()
+from photoncal.sim import analytic as S
 
 
 def _rot(deg, scale=1.0):

@@ -1,8 +1,9 @@
-"""Synthetic imaging WCSs and star fields for the stage-3 algorithm tests.
+"""Analytic imaging WCSs and Gaussian star fields, for algorithm-level tests.
 
-Loaded by the stage-3 test modules with :func:`load` (pytest runs in
-importlib mode, so test helpers are not importable by name).  The WCS has
-the shape of a JWST imaging WCS: ``detector -> v2v3 -> world`` with the
+The exposure simulator (:mod:`photoncal.sim.observe`) builds full detector
+products; the stage-3 kernels (tweakreg, skymatch, outlier detection, source
+catalog, footprints, tangent-plane corrections) are also tested on these
+lighter, exactly known inputs.  The WCS has the shape of a JWST imaging WCS: ``detector -> v2v3 -> world`` with the
 V2/V3-to-sky rotation ``zyxyz`` (v2_ref, -v3_ref, roll_ref, dec_ref,
 -ra_ref).
 """
@@ -84,7 +85,3 @@ def gaussian_stars(shape, x, y, flux, sigma):
         fy = 0.5 * np.diff(erf((ye - ys) / s2))
         img[j0:j1, i0:i1] += f * np.outer(fy, fx)
     return img
-
-
-def load():
-    return __import__(__name__)
