@@ -73,6 +73,44 @@ def test_half_pixel_shift_averages_neighbours():
     np.testing.assert_allclose(driz.out_wht[:, 1:14], 0.5 * (wl + wr), rtol=1e-6)
 
 
+def test_tophat_on_integer_shift_copies_or_averages_the_plus_neighbourhood():
+    """Radius pixfrac / 2: 0.5 reaches only the pixel itself, 1.0 also its four neighbours."""
+    rng = np.random.default_rng(3)
+    data = rng.uniform(1, 2, (10, 12)).astype(np.float32)
+    weights = rng.uniform(0.5, 1.5, data.shape).astype(np.float32)
+    pixmap = shifted_pixmap(data.shape, 2, 1)
+    copy = Drizzle(kernel="tophat", out_shape=(12, 15))
+    copy.add_image(data, exptime=1.0, pixmap=pixmap, weight_map=weights, pixfrac=1.0)
+    np.testing.assert_array_equal(copy.out_img[1:11, 2:14], data)
+    np.testing.assert_array_equal(copy.out_wht[1:11, 2:14], weights)
+    assert copy.out_wht.sum() == pytest.approx(weights.sum(), rel=1e-6)
+
+    plus = Drizzle(kernel="tophat", out_shape=(12, 15))
+    plus.add_image(data, exptime=1.0, pixmap=pixmap, weight_map=weights, pixfrac=2.0)
+    # interior output pixel (j + 1, i + 2) gets input (j, i) and its 4 neighbours, full weight each
+    wd = weights * data
+    num = wd[1:-1, 1:-1] + wd[:-2, 1:-1] + wd[2:, 1:-1] + wd[1:-1, :-2] + wd[1:-1, 2:]
+    den = (weights[1:-1, 1:-1] + weights[:-2, 1:-1] + weights[2:, 1:-1] + weights[1:-1, :-2]
+           + weights[1:-1, 2:])
+    np.testing.assert_allclose(plus.out_img[2:10, 3:13], num / den, rtol=1e-6)
+    np.testing.assert_allclose(plus.out_wht[2:10, 3:13], den, rtol=1e-6)
+    # weight is not conserved: every input pixel gave its full weight to 5 output pixels
+    assert plus.out_wht.sum() == pytest.approx(5 * weights.sum(), rel=1e-6)
+
+
+def test_tophat_drop_between_output_centres_misses():
+    """A disc of radius 0.5 centred 0.566 px from every output centre hits nothing."""
+    data = np.ones((6, 7), np.float32)
+    driz = Drizzle(kernel="tophat", out_shape=(8, 9), fillval=-1.0)
+    nmiss, nskip = driz.add_image(data, exptime=1.0, pixmap=shifted_pixmap(data.shape, 1.4, 1.4))
+    assert (nmiss, nskip) == (6 * (7 - 1), 0)  # all of them, with drizzle's xmax - xmin per row
+    assert np.all(driz.out_wht == 0) and np.all(driz.out_img == -1.0)
+    bigger = Drizzle(kernel="tophat", out_shape=(8, 9))
+    nmiss, _ = bigger.add_image(data, exptime=1.0, pixmap=shifted_pixmap(data.shape, 1.4, 1.4),
+                                pixfrac=1.2)  # radius 0.6 reaches the nearest centre
+    assert nmiss == -6 and bigger.out_wht.sum() == data.size
+
+
 def test_two_by_two_binning_is_the_block_mean():
     """A map at half scale puts exactly four input pixels into each output pixel."""
     data = smooth_scene((16, 20))
@@ -278,8 +316,8 @@ def test_bad_input_gets_a_clear_error(kwargs, error, match):
 
 
 def test_bad_construction_gets_a_clear_error():
-    with pytest.raises(ValueError, match="Kernel 'tophat'"):
-        Drizzle(kernel="tophat")
+    with pytest.raises(ValueError, match="Kernel 'sinc' is not supported"):
+        Drizzle(kernel="sinc")
     with pytest.raises(ValueError, match="Inconsistent output shapes"):
         Drizzle(out_shape=(4, 4), out_img=np.zeros((5, 5), np.float32))
     with pytest.raises(TypeError, match="out_img"):

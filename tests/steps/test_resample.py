@@ -336,6 +336,39 @@ def test_step_single_file_drizpars_and_names(cal, tmp_path):
         1.0, "square", "exptime")
 
 
+def test_step_tophat_kernel_is_the_drizzle_kernel(cal):
+    """kernel='tophat' (not in drizzle 3.0): the step gives what the kernel gives on its pixel map.
+
+    The kernel itself is checked against drizzle 1.15.3 in tests/kernels/test_drizzle_tophat.py.
+    """
+    from photoncal.kernels.drizzle import Drizzle
+    from photoncal.steps.resample import ResampleStep
+    from photoncal.wcs.pixmap import calc_pixmap
+
+    model, _ = cal
+    # half-size output pixels: the disc (radius pixfrac / 2 / 0.5 output pixels) leaves no holes
+    out = ResampleStep.call(_copy(model), override_drizpars="N/A", kernel="tophat", pixfrac=1.0,
+                            pixel_scale_ratio=0.5)
+    assert out.meta.resample.kernel == "tophat"
+    pixmap = calc_pixmap(model.meta.wcs, out.meta.wcs, model.data.shape)
+    with np.errstate(divide="ignore"):
+        weight = (1.0 / model.var_rnoise).astype(np.float32)
+    weight[~np.isfinite(weight)] = 0.0
+    weight[(model.dq & BAD) != 0] = 0.0
+    ref = Drizzle(kernel="tophat", fillval="NaN", out_shape=out.data.shape)
+    ref.add_image(np.nan_to_num(model.data), exptime=model.meta.exposure.exposure_time, pixmap=pixmap,
+                  pixel_scale_ratio=out.meta.resample.pixel_scale_ratio, weight_map=weight, pixfrac=1.0)
+    covered = ref.out_wht > 0
+    assert covered.sum() > 0.6 * 4 * model.data.size
+    assert np.array_equal(np.isnan(out.data), np.isnan(ref.out_img))
+    assert np.allclose(out.wht, ref.out_wht, rtol=1e-5, atol=0)
+    assert np.allclose(out.data[covered], ref.out_img[covered], rtol=1e-5, atol=1e-6 * np.nanmax(ref.out_img))
+    assert np.array_equal(out.con, ref.out_ctx)
+    # not weight conserving: a drop of radius 1 output pixel covers about pi output pixels
+    ratio = out.wht.sum() / weight.sum()
+    assert 2.8 < ratio < 3.5
+
+
 def test_step_rejects_cubes_and_missing_wcs(cal):
     from photoncal.steps.resample import ResampleStep
 

@@ -51,8 +51,9 @@ __all__ = [
     "valid_section",
 ]
 
-KERNEL_CODES = {"square": 0, "gaussian": 1, "point": 2, "turbo": 3, "lanczos2": 4, "lanczos3": 5}
-_SQUARE, _GAUSSIAN, _POINT, _TURBO, _LANCZOS2, _LANCZOS3 = range(6)
+KERNEL_CODES = {"square": 0, "gaussian": 1, "point": 2, "turbo": 3, "lanczos2": 4, "lanczos3": 5,
+                "tophat": 6}
+_SQUARE, _GAUSSIAN, _POINT, _TURBO, _LANCZOS2, _LANCZOS3, _TOPHAT = range(7)
 
 LANCZOS_LUT_STEP = 0.003  # spacing of the tabulated Lanczos function (pixels)
 _GAUSSIAN_NSIGMA = 2.5
@@ -747,11 +748,17 @@ def drizzle_point_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_ct
     return misses.sum(), escapes.sum()
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale, gauss_norm, gauss_efac, lut, lut_per_pixel):
-    """Overlap of a turbo/gaussian/lanczos drop centred on (ox, oy) with output pixel (ii, jj).
+def _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale, gauss_norm, gauss_efac, tophat_r2, lut,
+                 lut_per_pixel):
+    """Overlap of a turbo/gaussian/tophat/lanczos drop centred on (ox, oy) with output pixel (ii, jj).
 
     Returns ``(hit, dover)``; pixels that are not hits are skipped.
     """
+    if kernel == _TOPHAT:
+        # full weight for every output pixel whose centre lies in the disc
+        ddx = ox - ii
+        ddy = oy - jj
+        return ddx * ddx + ddy * ddy <= tophat_r2, 1.0
     if kernel == _TURBO:
         dover = _box_overlap(ii, jj, ox - pfo, ox + pfo, oy - pfo, oy + pfo)
         return dover > 0.0, dover * turbo_scale
@@ -790,6 +797,9 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
         pfo = pixfrac / psr / 2.0
     elif kernel == _GAUSSIAN:
         pfo = max(_GAUSSIAN_NSIGMA * pixfrac / _FWHM_TO_SIGMA_FACTOR / psr, 1.2 / psr)
+    elif kernel == _TOPHAT:
+        # radius and its square in float32, as the last drizzle with this kernel (1.15)
+        pfo = np.float64(np.float32(pixfrac / psr / 2.0))
     elif kernel == _LANCZOS2:
         pfo = 2.0 / psr
     else:
@@ -797,6 +807,7 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
     turbo_scale = ac * psr * psr
     gauss_efac = (_FWHM_TO_SIGMA_FACTOR * _FWHM_TO_SIGMA_FACTOR) * (psr * psr) * ac / 2.0
     gauss_norm = gauss_efac / math.pi
+    tophat_r2 = np.float64(np.float32(pfo) * np.float32(pfo))
     lut_per_pixel = psr / LANCZOS_LUT_STEP
     write_lo = max(band_lo, 0)
     write_hi = min(band_hi, ny_out) - 1
@@ -840,7 +851,7 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
             for jj in range(r0, r1 + 1):
                 for ii in range(first_col, last_col + 1):
                     hit, dover = _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale,
-                                              gauss_norm, gauss_efac, lut, lut_per_pixel)
+                                              gauss_norm, gauss_efac, tophat_r2, lut, lut_per_pixel)
                     if not hit:
                         continue
                     nhit += 1
@@ -852,7 +863,7 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
                 for jj in range(e0, e1 + 1):
                     for ii in range(first_col, last_col + 1):
                         hit, dover = _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale,
-                                                  gauss_norm, gauss_efac, lut, lut_per_pixel)
+                                                  gauss_norm, gauss_efac, tophat_r2, lut, lut_per_pixel)
                         if hit:
                             nhit += 1
                             break
@@ -875,6 +886,17 @@ def _turbo_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitv
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
+def _tophat_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
+                 data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+                 row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
+                 lut):
+    """`_drop_body` for the tophat kernel, compiled with the kernel fixed."""
+    return _drop_body(_TOPHAT, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx,
+                      bitval, data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+                      row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio, lut)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
 def _drop_band(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
                data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
                row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
@@ -890,7 +912,7 @@ def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx,
                       data2, out2, dq, outdq, use_dq,
                       row_first, row_last, row_lo, row_hi, bands,
                       iscale, wscale, pixfrac, pscale_ratio, lut):
-    """Turbo, gaussian and lanczos kernels: a drop of fixed shape about each centre.
+    """Turbo, gaussian, tophat and lanczos kernels: a drop of fixed shape about each centre.
 
     Arguments and returns as `drizzle_square_rows`, plus ``kernel`` (a code of
     `KERNEL_CODES`), ``pscale_ratio`` (float32, output over input linear pixel
@@ -902,6 +924,12 @@ def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx,
     for b in prange(nbands):
         if kernel == _TURBO:
             misses[b], escapes[b] = _turbo_band(
+                data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
+                dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
+                wscale, pixfrac, pscale_ratio, lut)
+            continue
+        if kernel == _TOPHAT:
+            misses[b], escapes[b] = _tophat_band(
                 data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
                 dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
                 wscale, pixfrac, pscale_ratio, lut)

@@ -258,8 +258,8 @@ class ResampleData:
     pixfrac : float
         Linear size of the drizzle drop relative to an input pixel.
     kernel : str
-        ``square``, ``gaussian``, ``point``, ``turbo``, ``lanczos2`` or
-        ``lanczos3``.
+        ``square``, ``gaussian``, ``point``, ``turbo``, ``tophat``,
+        ``lanczos2`` or ``lanczos3``.
     fillval : str or float
         Value of output pixels no input reached (``'INDEF'``/``None``: NaN
         for new arrays).

@@ -38,7 +38,7 @@ class ResampleStep(Step):
 
     spec = """
         pixfrac = float(min=0.0, max=1.0, default=1.0)  # linear size of the drizzle drop relative to an input pixel
-        kernel = option('square', 'gaussian', 'point', 'turbo', 'lanczos2', 'lanczos3', default='square')  # flux distribution kernel
+        kernel = option('square', 'gaussian', 'point', 'turbo', 'tophat', 'lanczos2', 'lanczos3', default='square')  # flux distribution kernel
         fillval = string(default='NAN')                 # value of output pixels that received no input
         weight_type = option('ivm', 'exptime', None, default='ivm')  # input weighting: inverse read-noise variance or exposure time
         good_bits = string(default='~DO_NOT_USE+NON_SCIENCE')  # DQ flags that do not exclude a pixel
