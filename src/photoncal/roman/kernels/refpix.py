@@ -79,9 +79,14 @@ def _read_order(block, channel):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _apply_channel(data, x0, offset, t, slope, intercept, corr, use_trend):
-    """data[f, y, x0 + k] -= trend (where the offset-free value is non-zero) + correction."""
-    nres, ny, width = corr.shape
+def _apply_channel(data, x0, offset, t, slope, intercept, corr, reverse, use_trend):
+    """data[f, y, x0 + k] -= trend (where the offset-free value is non-zero) + correction.
+
+    ``corr`` is the channel's correction in read order, (frames, rows, 128 + idle
+    columns): column ``k`` of the channel is read ``127 - k`` when ``reverse``.
+    """
+    nres, ny, _ = corr.shape
+    width = t.shape[1]
     for y in prange(ny):
         for f in range(nres):
             m = slope[f]
@@ -91,7 +96,21 @@ def _apply_channel(data, x0, offset, t, slope, intercept, corr, use_trend):
                 v = data[f, y, x]
                 if use_trend and (v - offset[y, x]) != 0.0:
                     v = v - np.float32(m * t[y, k] + b)
-                data[f, y, x] = v - corr[f, y, k]
+                data[f, y, x] = v - corr[f, y, width - 1 - k if reverse else k]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _offset(data, scale, divisor, out):
+    """out = (sum over frames of data) * scale / divisor, summed frame by frame in float32."""
+    nres, ny, nx = data.shape
+    for y in prange(ny):
+        for x in range(nx):
+            out[y, x] = np.float32(0.0)
+        for f in range(nres):
+            for x in range(nx):
+                out[y, x] += data[f, y, x]
+        for x in range(nx):
+            out[y, x] = out[y, x] * scale / divisor
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -190,13 +209,17 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         indep = indep - np.mean(indep)
         sx = np.sum(indep)
         sxx = np.sum(indep**2)
-        offset = np.zeros((rows, ncols), dtype=np.float32)
-        for f in range(nres):
-            offset += data[f]
-        offset *= sxx
-        if sx != 0:  # zero for any number of frames; kept for the general formula
+        offset = np.empty((rows, ncols), dtype=np.float32)
+        divisor = np.float32(nres * sxx - sx**2)
+        if sx == 0:  # zero for any number of frames (centred indices)
+            _offset(data, np.float32(sxx), divisor, offset)
+        else:  # the general formula
+            offset[...] = 0.0
+            for f in range(nres):
+                offset += data[f]
+            offset *= sxx
             offset -= sx * np.einsum("f,fyx->yx", indep, data)
-        offset /= nres * sxx - sx**2
+            offset /= divisor
         off33 = ((np.sum(a33, axis=0) * sxx - sx * np.einsum("f,fyx->yx", indep, a33))
                  / (nres * sxx - sx**2)).astype(np.float32)
     else:
@@ -277,12 +300,12 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         _spectrum(left_fft, right_fft, amp_fft, np.ascontiguousarray(gamma[c]), np.ascontiguousarray(zeta[c]),
                   np.ascontiguousarray(alpha[c]), normalization, spectrum)
         # single precision: the correction is a few DN, far above float32 rounding
-        corr = fft.irfft(spectrum, n=length, axis=-1, workers=workers)
-        corr = corr.reshape(nres, rows, columns)[:, :, :CHANNEL_WIDTH]
-        corr = np.ascontiguousarray(_read_order(corr, c), dtype=np.float32)
+        corr = fft.irfft(spectrum, n=length, axis=-1, workers=workers).reshape(nres, rows, columns)
+        if corr.dtype != np.float32:
+            corr = corr.astype(np.float32)
         t = _read_order_time(rows, c % 2)
         _apply_channel(data, c * CHANNEL_WIDTH, offset, t, slopes[:, c].copy(), intercepts[:, c].copy(), corr,
-                       bool(remove_trends))
+                       bool(c % 2), bool(remove_trends))
 
     amp_out = np.abs(amp_series[:, :, :CHANNEL_WIDTH] + off33[None]).astype(np.uint16)
     return RefpixResult(amp_out, slopes, intercepts)
