@@ -24,8 +24,8 @@ every frame (resultant):
 
 Pixels flagged BAD_REF_PIXEL are zeroed first.  Computations follow
 romancal's dtypes (float32 data, complex64 transforms, complex128
-weights), frame by frame and channel by channel, so memory stays at the
-ramp plus a few frames' worth instead of several copies of the ramp.
+weights), frame by frame and four channels at a time, so memory stays at
+the ramp plus a few frames' worth instead of several copies of the ramp.
 """
 
 from __future__ import annotations
@@ -115,23 +115,26 @@ def _offset(data, scale, divisor, out):
 
 @njit(cache=True, nogil=True, parallel=True)
 def _spectrum(left, right, amp, gamma, zeta, alpha, norm, out):
-    """out = norm (gamma L + zeta R + alpha A), frame by frame (complex64).
+    """out[c] = norm (gamma[c] L + zeta[c] R + alpha[c] A), frame by frame (complex64).
 
-    The complex products are written out in real arithmetic (the generic
-    complex multiply guards against infinities and is several times slower).
+    Several channels per pass: the reference transforms are read once for
+    all of them.  The complex products are written out in real arithmetic
+    (the generic complex multiply guards against infinities and is several
+    times slower).
     """
-    nres, nfreq = out.shape
+    nchan, nres, nfreq = out.shape
     for k in prange(nfreq):
-        gr, gi = gamma[k].real, gamma[k].imag
-        zr, zi = zeta[k].real, zeta[k].imag
-        ar, ai = alpha[k].real, alpha[k].imag
-        for f in range(nres):
-            lr, li = np.float64(left[f, k].real), np.float64(left[f, k].imag)
-            rr, ri = np.float64(right[f, k].real), np.float64(right[f, k].imag)
-            mr, mi = np.float64(amp[f, k].real), np.float64(amp[f, k].imag)
-            re = (lr * gr - li * gi) + (rr * zr - ri * zi) + (mr * ar - mi * ai)
-            im = (lr * gi + li * gr) + (rr * zi + ri * zr) + (mr * ai + mi * ar)
-            out[f, k] = complex(re * norm, im * norm)
+        for c in range(nchan):
+            gr, gi = gamma[c, k].real, gamma[c, k].imag
+            zr, zi = zeta[c, k].real, zeta[c, k].imag
+            ar, ai = alpha[c, k].real, alpha[c, k].imag
+            for f in range(nres):
+                lr, li = np.float64(left[f, k].real), np.float64(left[f, k].imag)
+                rr, ri = np.float64(right[f, k].real), np.float64(right[f, k].imag)
+                mr, mi = np.float64(amp[f, k].real), np.float64(amp[f, k].imag)
+                re = (lr * gr - li * gi) + (rr * zr - ri * zi) + (mr * ar - mi * ai)
+                im = (lr * gi + li * gr) + (rr * zi + ri * zr) + (mr * ai + mi * ar)
+                out[c, f, k] = complex(re * norm, im * norm)
 
 
 def _fit_trend(times, values):
@@ -295,17 +298,22 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
 
     # Channel by channel: the correction of every frame, then one pass over the channel's pixels.
     normalization = np.float32(nfreq * 2)
-    spectrum = np.empty((nres, nfreq), dtype=np.complex64)
-    for c in range(nchan):
-        _spectrum(left_fft, right_fft, amp_fft, np.ascontiguousarray(gamma[c]), np.ascontiguousarray(zeta[c]),
-                  np.ascontiguousarray(alpha[c]), normalization, spectrum)
+    group = 4  # channels per pass over the reference transforms
+    spectrum = np.empty((min(group, nchan), nres, nfreq), dtype=np.complex64)
+    for c0 in range(0, nchan, group):
+        c1 = min(c0 + group, nchan)
+        block = spectrum[: c1 - c0]
+        _spectrum(left_fft, right_fft, amp_fft, np.ascontiguousarray(gamma[c0:c1]), np.ascontiguousarray(zeta[c0:c1]),
+                  np.ascontiguousarray(alpha[c0:c1]), normalization, block)
         # single precision: the correction is a few DN, far above float32 rounding
-        corr = fft.irfft(spectrum, n=length, axis=-1, workers=workers).reshape(nres, rows, columns)
-        if corr.dtype != np.float32:
-            corr = corr.astype(np.float32)
-        t = _read_order_time(rows, c % 2)
-        _apply_channel(data, c * CHANNEL_WIDTH, offset, t, slopes[:, c].copy(), intercepts[:, c].copy(), corr,
-                       bool(c % 2), bool(remove_trends))
+        corrections = fft.irfft(block, n=length, axis=-1, workers=workers)
+        corrections = corrections.reshape(c1 - c0, nres, rows, columns)
+        if corrections.dtype != np.float32:
+            corrections = corrections.astype(np.float32)
+        for c in range(c0, c1):
+            t = _read_order_time(rows, c % 2)
+            _apply_channel(data, c * CHANNEL_WIDTH, offset, t, slopes[:, c].copy(), intercepts[:, c].copy(),
+                           corrections[c - c0], bool(c % 2), bool(remove_trends))
 
     amp_out = np.abs(amp_series[:, :, :CHANNEL_WIDTH] + off33[None]).astype(np.uint16)
     return RefpixResult(amp_out, slopes, intercepts)
