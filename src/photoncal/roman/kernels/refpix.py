@@ -79,24 +79,38 @@ def _read_order(block, channel):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _apply_channel(data, x0, offset, t, slope, intercept, corr, reverse, use_trend):
-    """data[f, y, x0 + k] -= trend (where the offset-free value is non-zero) + correction.
+def _apply_channels(data, c0, offset, t_even, t_odd, slope, intercept, corr, use_trend):
+    """data[f, y, x] -= trend (where the offset-free value is non-zero) + correction, channels c0, c0 + 1, ...
 
-    ``corr`` is the channel's correction in read order, (frames, rows, 128 + idle
-    columns): column ``k`` of the channel is read ``127 - k`` when ``reverse``.
+    ``corr`` holds the corrections of the channels in read order, (channels,
+    frames, rows, 128 + idle columns): column ``k`` of an odd channel is read
+    ``127 - k``; ``t_even`` / ``t_odd`` are the read times of the two orders,
+    ``slope`` / ``intercept`` the trends (frames, channels).
     """
-    nres, ny, _ = corr.shape
-    width = t.shape[1]
+    nchan, nres, ny, _ = corr.shape
+    width = t_even.shape[1]
     for y in prange(ny):
         for f in range(nres):
-            m = slope[f]
-            b = intercept[f]
-            for k in range(width):
-                x = x0 + k
-                v = data[f, y, x]
-                if use_trend and (v - offset[y, x]) != 0.0:
-                    v = v - np.float32(m * t[y, k] + b)
-                data[f, y, x] = v - corr[f, y, width - 1 - k if reverse else k]
+            for j in range(nchan):
+                channel = c0 + j
+                x0 = channel * width
+                odd = channel % 2 == 1
+                times = t_odd[y] if odd else t_even[y]
+                off = offset[y, x0:x0 + width]
+                row = data[f, y, x0:x0 + width]
+                # the channel's columns in read order
+                c = corr[j, f, y, width - 1::-1] if odd else corr[j, f, y, :width]
+                m = slope[f, channel]
+                b = intercept[f, channel]
+                if use_trend:
+                    for k in range(width):
+                        v = row[k]
+                        if (v - off[k]) != 0.0:
+                            v = v - np.float32(m * times[k] + b)
+                        row[k] = v - c[k]
+                else:
+                    for k in range(width):
+                        row[k] = row[k] - c[k]
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -278,14 +292,16 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         amp_series[f] = frame
     if cosine_interpolate:
         np.nan_to_num(amp_series, copy=False)
+    series = amp_series.reshape(nres, length)
+    if fft_interpolate:
+        # every frame at once (the transforms run side by side; each frame's numbers are its own)
+        for _ in range(fft_iterations):
+            result = apodize * fft.rfft(series, axis=-1, workers=workers) / length
+            result = fft.irfft(result * length, axis=-1, workers=workers).astype(series.dtype)
+            series[:, idle] = result[:, idle]
+        del result
     for f in range(nres):
-        series = amp_series[f].reshape(length)
-        if fft_interpolate:
-            for _ in range(fft_iterations):
-                result = apodize * fft.rfft(series, workers=workers) / series.size
-                result = fft.irfft(result * series.size, workers=workers).astype(series.dtype)
-                series[idle] = result[idle]
-        amp_fft[f] = fft.rfft(series / length)
+        amp_fft[f] = fft.rfft(series[f] / length)
         left = np.zeros((rows, columns), dtype=np.float32)
         c0 = residual_channel(data[f, :, :CHANNEL_WIDTH], offset[:, :CHANNEL_WIDTH], 0, f)
         left[:, edge] = c0[:, edge]
@@ -310,10 +326,8 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         corrections = corrections.reshape(c1 - c0, nres, rows, columns)
         if corrections.dtype != np.float32:
             corrections = corrections.astype(np.float32)
-        for c in range(c0, c1):
-            t = _read_order_time(rows, c % 2)
-            _apply_channel(data, c * CHANNEL_WIDTH, offset, t, slopes[:, c].copy(), intercepts[:, c].copy(),
-                           corrections[c - c0], bool(c % 2), bool(remove_trends))
+        _apply_channels(data, c0, offset, _read_order_time(rows, 0), _read_order_time(rows, 1), slopes, intercepts,
+                        corrections, bool(remove_trends))
 
     amp_out = np.abs(amp_series[:, :, :CHANNEL_WIDTH] + off33[None]).astype(np.uint16)
     return RefpixResult(amp_out, slopes, intercepts)
