@@ -133,90 +133,101 @@ def _classic_planes(planes, coeffs, usable):
                     planes[k, y, x] = _horner(coeffs, y, x, planes[k, y, x])
 
 
+# Pixels per work item of the frame-level kernel: the per-pixel vectors of a tile (the reads of a
+# group, the rates, the sums) stay in the L1 cache while every polynomial runs along the tile.
+_TILE = 256
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _horner_row(coeffs, y, values, out):
-    """out[x] = sum_j coeffs[j, y, x] values[x]**j over a row (the operations of :func:`_horner`)."""
-    n = coeffs.shape[0]
-    nx = values.shape[0]
-    top = coeffs[n - 1, y]
-    for x in range(nx):
+def _horner_tile(coeffs, y, x0, values, out, n):
+    """out[x] = sum_j coeffs[j, y, x0 + x] values[x]**j for x < n (the operations of :func:`_horner`)."""
+    m = coeffs.shape[0]
+    # Sliced rows are indexed from zero: a non-negative index keeps the loops vectorized.
+    top = coeffs[m - 1, y, x0:x0 + n]
+    for x in range(n):
         out[x] = top[x] * values[x]
-    for j in range(n - 2, 0, -1):
-        cj = coeffs[j, y]
-        for x in range(nx):
+    for j in range(m - 2, 0, -1):
+        cj = coeffs[j, y, x0:x0 + n]
+        for x in range(n):
             out[x] = (out[x] + cj[x]) * values[x]
-    c0 = coeffs[0, y]
-    for x in range(nx):
+    c0 = coeffs[0, y, x0:x0 + n]
+    for x in range(n):
         out[x] = out[x] + c0[x]
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def _frame_level(data, gdq, coeffs, inv, usable, frames, nframes_per_group, mean_frame, sat):
-    # Float64 throughout, as the established frame-level correction computes.  Each row is
-    # processed as whole-row vectors (every polynomial evaluated along the row) so the
+    # Float64 throughout, as the established frame-level correction computes.  Each tile of
+    # a row is processed as vectors (every polynomial evaluated along the tile) so the
     # Horner chains of neighbouring pixels run side by side; per pixel the arithmetic is
     # the same sequence of operations as pixel by pixel.
     nints, ngroups, ny, nx = data.shape
     maxf = frames.shape[1]
-    for y in prange(ny):
-        reads = np.empty((maxf, nx), dtype=np.float64)
-        first_lin = np.empty(nx, dtype=np.float64)
-        rate = np.empty(nx, dtype=np.float64)
-        lin = np.empty(nx, dtype=np.float64)
-        work = np.empty(nx, dtype=np.float64)
-        predicted = np.empty(nx, dtype=np.float64)
-        total = np.empty(nx, dtype=np.float64)
-        last_index = np.empty(nx, dtype=np.int64)
-        ok = usable[y]
+    ntiles = (nx + _TILE - 1) // _TILE
+    for job in prange(ny * ntiles):
+        y = job // ntiles
+        x0 = (job % ntiles) * _TILE
+        n = min(_TILE, nx - x0)
+        reads = np.empty((maxf, _TILE), dtype=np.float64)
+        first_lin = np.empty(_TILE, dtype=np.float64)
+        rate = np.empty(_TILE, dtype=np.float64)
+        lin = np.empty(_TILE, dtype=np.float64)
+        work = np.empty(_TILE, dtype=np.float64)
+        predicted = np.empty(_TILE, dtype=np.float64)
+        total = np.empty(_TILE, dtype=np.float64)
+        last_index = np.empty(_TILE, dtype=np.int64)
+        ok = usable[y, x0:x0 + n]
         for i in range(nints):
-            for x in range(nx):
+            dq = gdq[i, :, y, x0:x0 + n]
+            for x in range(n):
                 n_unsat = 0
                 for g in range(ngroups):
-                    if (gdq[i, g, y, x] & sat) == 0:
+                    if (dq[g, x] & sat) == 0:
                         n_unsat += 1
                 # The last unsaturated group may hold frames that saturated.
                 n_unsat -= 1
                 if n_unsat < 2:
                     n_unsat = 2
                 last_index[x] = min(n_unsat - 1, ngroups - 1)
-                lin[x] = np.float64(data[i, 0, y, x])
-                work[x] = np.float64(data[i, last_index[x], y, x])
-            _horner_row(coeffs, y, lin, first_lin)
-            _horner_row(coeffs, y, work, predicted)
-            for x in range(nx):
-                if gdq[i, 0, y, x] & sat:
+                lin[x] = np.float64(data[i, 0, y, x0 + x])
+                work[x] = np.float64(data[i, last_index[x], y, x0 + x])
+            _horner_tile(coeffs, y, x0, lin, first_lin, n)
+            _horner_tile(coeffs, y, x0, work, predicted, n)
+            for x in range(n):
+                if dq[0, x] & sat:
                     first_lin[x] = lin[x]
                 last = last_index[x]
-                last_lin = work[x] if (gdq[i, last, y, x] & sat) else predicted[x]
+                last_lin = work[x] if (dq[last, x] & sat) else predicted[x]
                 d_reads = mean_frame[last] - mean_frame[0]
                 rate[x] = 0.0
                 if d_reads != 0.0:
                     rate[x] = (last_lin - first_lin[x]) / d_reads
             for g in range(ngroups):
                 nf = nframes_per_group[g]
-                for x in range(nx):
+                row = data[i, g, y, x0:x0 + n]
+                for x in range(n):
                     predicted[x] = 0.0
                 for k in range(nf):
                     dt = frames[g, k] - mean_frame[0]
-                    for x in range(nx):
+                    for x in range(n):
                         lin[x] = first_lin[x] + rate[x] * dt
-                    _horner_row(inv, y, lin, reads[k])
                     rk = reads[k]
-                    for x in range(nx):
+                    _horner_tile(inv, y, x0, lin, rk, n)
+                    for x in range(n):
                         predicted[x] += rk[x]
-                for x in range(nx):
-                    work[x] = np.float64(data[i, g, y, x]) - predicted[x] / nf
+                for x in range(n):
+                    work[x] = np.float64(row[x]) - predicted[x] / nf
                     total[x] = 0.0
                 for k in range(nf):
                     rk = reads[k]
-                    for x in range(nx):
+                    for x in range(n):
                         lin[x] = rk[x] + work[x]
-                    _horner_row(coeffs, y, lin, predicted)
-                    for x in range(nx):
+                    _horner_tile(coeffs, y, x0, lin, predicted, n)
+                    for x in range(n):
                         total[x] += predicted[x]
-                for x in range(nx):
-                    if ok[x] and (gdq[i, g, y, x] & sat) == 0:
-                        data[i, g, y, x] = total[x] / nf
+                for x in range(n):
+                    if ok[x] and (dq[g, x] & sat) == 0:
+                        row[x] = total[x] / nf
 
 
 def correct_linearity(

@@ -237,86 +237,235 @@ def _jump_threshold(intercept, constant, slope):
     return intercept - constant * math.log10(s)
 
 
+# Pixels per tile of a row in :func:`_fit_row`: the jump statistics of the tile's whole ramps are
+# computed with the pixels side by side (vector divisions and square roots).
+_TILE = 256
+
+
+def _difference_tables(t_bar, tau, n_reads):
+    """The parts of the jump statistic that depend only on the pair of resultants.
+
+    Row 0 is for the single differences ``(i, i + 1)``, row 1 for the double
+    differences ``(i, i + 2)``: ``dt``, ``dt**2``, ``1/n_j + 1/n_i`` and
+    ``tau_j + tau_i - 2 t_i``, computed as :func:`_difference_statistic`
+    computes them, so the statistics are the same to the bit.
+    """
+    nres = t_bar.size
+    tables = np.zeros((4, 2, nres))
+    for step in (1, 2):
+        for i in range(nres - step):
+            j = i + step
+            dt = t_bar[j] - t_bar[i]
+            tables[0, step - 1, i] = dt
+            tables[1, step - 1, i] = dt * dt
+            tables[2, step - 1, i] = 1.0 / n_reads[j] + 1.0 / n_reads[i]
+            tables[3, step - 1, i] = tau[j] + tau[i] - 2.0 * t_bar[i]
+    return tables
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _tile_statistics(values, count, step, slope, rn2, correction, dt, dt2, inv_reads, tau_sum, out):
+    """:func:`_difference_statistic` of the differences (i, i + step), i < count, for every pixel of a tile."""
+    n = slope.shape[0]
+    for i in range(count):
+        first = values[i]
+        second = values[i + step]
+        stat = out[i]
+        for k in range(n):
+            local = (second[k] - first[k]) / dt[i]
+            var = (rn2[k] * inv_reads[i] + slope[k] * tau_sum[i]) / dt2[i]
+            stat[k] = (local - slope[k]) / math.sqrt(var + correction[k])
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, use_jump,
-             intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var):
+def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, differences,
+             use_jump, intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var):
+    """Fit the pixels of row ``y``, a tile of pixels at a time.
+
+    Most pixels have one whole ramp (no flagged resultant) and no jump: for
+    the whole ramps of a tile the fit of :func:`_fit_ramp_table` and the
+    statistics of :func:`_largest_statistic` are computed with the pixels
+    side by side (the same operations per pixel, so the same numbers); a
+    pixel with a flagged resultant or a jump is fitted from the start, ramp
+    by ramp.
+    """
     nres, _, nx = resultants.shape
     yd = y - row0
     r = np.empty(nres, dtype=np.float64)
     stack_start = np.empty(2 * nres + 2, dtype=np.int64)
     stack_end = np.empty(2 * nres + 2, dtype=np.int64)
-    for x in range(nx):
-        g = float(gain[y, x])
-        read_noise = float(readnoise[y, x]) * g
-        rn2 = read_noise * read_noise
-        for i in range(nres):
-            r[i] = float(resultants[i, yd, x]) * g
-        # Initial ramps: runs of unflagged resultants, in time order.
-        depth = 0
-        start = -1
-        for i in range(nres):
-            if groupdq[i, y, x] == 0:
-                if start < 0:
-                    start = i
-            elif start >= 0:
-                stack_start[depth] = start
-                stack_end[depth] = i - 1
-                depth += 1
-                start = -1
-        if start >= 0:
-            stack_start[depth] = start
-            stack_end[depth] = nres - 1
-            depth += 1
-        total_weight = 0.0
-        slope_sum = 0.0
-        read_sum = 0.0
-        poisson_sum = 0.0
-        # Last ramp first; a split pushes its earlier piece, then the later one.
-        while depth > 0:
-            depth -= 1
-            start = stack_start[depth]
-            end = stack_end[depth]
-            slope, read_var, poisson_var = _fit_ramp_table(r, t_bar, tau, n_reads, read_noise, start, end, table,
-                                                           singular)
-            if use_jump:
-                index, stat = _largest_statistic(r, t_bar, tau, n_reads, rn2, start, end, slope)
-                if stat > _jump_threshold(intercept, constant, slope):
-                    # A jump inside a resultant spreads over it and the next one: drop both.
-                    jump0 = start + index
-                    jump1 = jump0 + 1
-                    groupdq[jump0, y, x] = jump_flag
-                    groupdq[jump1, y, x] = jump_flag
-                    if jump0 > start:
-                        stack_start[depth] = start
-                        stack_end[depth] = jump0 - 1
-                        depth += 1
-                    if jump1 < end:
-                        stack_start[depth] = jump1 + 1
-                        stack_end[depth] = end
-                        depth += 1
+    values = np.empty((nres, _TILE), dtype=np.float64)
+    whole = np.empty(_TILE, dtype=np.bool_)
+    slope0 = np.zeros(_TILE, dtype=np.float64)
+    read_var0 = np.zeros(_TILE, dtype=np.float64)
+    poisson_var0 = np.zeros(_TILE, dtype=np.float64)
+    rn2_tile = np.zeros(_TILE, dtype=np.float64)
+    rn_tile = np.zeros(_TILE, dtype=np.float64)
+    earlier = np.zeros(_TILE, dtype=np.float64)
+    classes = np.zeros(_TILE, dtype=np.int64)
+    npow = table.shape[2]
+    # coefficients of the whole ramp, resultant by resultant (a zero row where singular)
+    whole_table = np.zeros((nres, npow), dtype=np.float64)
+    whole_singular = np.zeros(npow, dtype=np.bool_)
+    if nres >= 2:
+        for p in range(npow):
+            whole_singular[p] = singular[0, nres - 1, p]
+            for i in range(nres):
+                whole_table[i, p] = table[0, nres - 1, p, i]
+    correction = np.zeros(_TILE, dtype=np.float64)
+    singles = np.zeros((max(nres - 1, 1), _TILE), dtype=np.float64)
+    doubles = np.zeros((max(nres - 2, 1), _TILE), dtype=np.float64)
+    dt1, dt1sq, inv1, tau1 = differences[0, 0], differences[1, 0], differences[2, 0], differences[3, 0]
+    dt2, dt2sq, inv2, tau2 = differences[0, 1], differences[1, 1], differences[2, 1], differences[3, 1]
+    last = nres - 1
+    span = t_bar[last] - t_bar[0]
+    for x0 in range(0, nx, _TILE):
+        n = min(_TILE, nx - x0)
+        for k in range(n):
+            x = x0 + k
+            g = float(gain[y, x])
+            read_noise = float(readnoise[y, x]) * g
+            clean = nres >= 2 and use_jump
+            for i in range(nres):
+                values[i, k] = float(resultants[i, yd, x]) * g
+                if groupdq[i, y, x] != 0:
+                    clean = False
+            whole[k] = clean
+            rn_tile[k] = read_noise
+            rn2_tile[k] = read_noise * read_noise
+        if nres >= 2 and use_jump:
+            # _fit_ramp_table of the whole ramps, the pixels side by side
+            first = values[0]
+            final = values[last]
+            for k in range(n):
+                classes[k] = power_index(segment_snr(max(final[k] - first[k], 0.0), rn_tile[k]))
+                slope0[k] = 0.0
+                read_var0[k] = 0.0
+                poisson_var0[k] = 0.0
+                earlier[k] = 0.0
+            for i in range(nres):
+                row = values[i]
+                coefficients = whole_table[i]
+                for k in range(n):
+                    c = coefficients[classes[k]]
+                    slope0[k] += c * row[k]
+                    read_var0[k] += c * c * rn2_tile[k] / n_reads[i]
+                    poisson_var0[k] += c * c * tau[i] + 2.0 * c * earlier[k]
+                    earlier[k] += c * t_bar[i]
+            for k in range(n):
+                if whole_singular[classes[k]]:
+                    slope0[k] = 0.0
+                    read_var0[k] = 0.0
+                    poisson_var0[k] = 0.0
+                correction[k] = -slope0[k] / span
+            _tile_statistics(values, nres - 1, 1, slope0[:n], rn2_tile, correction, dt1, dt1sq, inv1, tau1, singles)
+            _tile_statistics(values, nres - 2, 2, slope0[:n], rn2_tile, correction, dt2, dt2sq, inv2, tau2, doubles)
+        for k in range(n):
+            x = x0 + k
+            g = float(gain[y, x])
+            if whole[k]:
+                # _largest_statistic of the whole ramp
+                slope = slope0[k]
+                best_value = singles[last - 1, k]
+                for index in range(last - 1):
+                    single = singles[index, k]
+                    double = doubles[index, k]
+                    # the larger of the two, ignoring a NaN (C fmax)
+                    value = double if single != single or double > single else single
+                    if value > best_value:
+                        best_value = value
+                if not best_value > _jump_threshold(intercept, constant, slope):
+                    read_var = read_var0[k]
+                    poisson_var = poisson_var0[k]
+                    total_weight = 0.0
+                    slope_sum = 0.0
+                    read_sum = 0.0
+                    poisson_sum = 0.0
+                    if slope == slope:
+                        weight = 1.0 / read_var if read_var != 0.0 else 0.0
+                        total_weight += weight
+                        slope_sum += weight * slope
+                        read_sum += weight * weight * read_var
+                        poisson_sum += weight * weight * poisson_var
+                    if total_weight != 0.0:
+                        slope_sum /= total_weight
+                        read_sum /= total_weight * total_weight
+                        poisson_sum /= total_weight * total_weight
+                    poisson_sum *= max(slope_sum, 0.0)
+                    out_slope[y, x] = slope_sum / g
+                    out_read_var[y, x] = read_sum / (g * g)
+                    out_poisson_var[y, x] = poisson_sum / (g * g)
                     continue
-            if slope == slope:
-                weight = 1.0 / read_var if read_var != 0.0 else 0.0
-                total_weight += weight
-                slope_sum += weight * slope
-                read_sum += weight * weight * read_var
-                poisson_sum += weight * weight * poisson_var
-        if total_weight != 0.0:
-            slope_sum /= total_weight
-            read_sum /= total_weight * total_weight
-            poisson_sum /= total_weight * total_weight
-        poisson_sum *= max(slope_sum, 0.0)
-        out_slope[y, x] = slope_sum / g
-        out_read_var[y, x] = read_sum / (g * g)
-        out_poisson_var[y, x] = poisson_sum / (g * g)
+            read_noise = float(readnoise[y, x]) * g
+            rn2 = read_noise * read_noise
+            for i in range(nres):
+                r[i] = values[i, k]
+            # Initial ramps: runs of unflagged resultants, in time order.
+            depth = 0
+            start = -1
+            for i in range(nres):
+                if groupdq[i, y, x] == 0:
+                    if start < 0:
+                        start = i
+                elif start >= 0:
+                    stack_start[depth] = start
+                    stack_end[depth] = i - 1
+                    depth += 1
+                    start = -1
+            if start >= 0:
+                stack_start[depth] = start
+                stack_end[depth] = nres - 1
+                depth += 1
+            total_weight = 0.0
+            slope_sum = 0.0
+            read_sum = 0.0
+            poisson_sum = 0.0
+            # Last ramp first; a split pushes its earlier piece, then the later one.
+            while depth > 0:
+                depth -= 1
+                start = stack_start[depth]
+                end = stack_end[depth]
+                slope, read_var, poisson_var = _fit_ramp_table(r, t_bar, tau, n_reads, read_noise, start, end, table,
+                                                               singular)
+                if use_jump:
+                    index, stat = _largest_statistic(r, t_bar, tau, n_reads, rn2, start, end, slope)
+                    if stat > _jump_threshold(intercept, constant, slope):
+                        # A jump inside a resultant spreads over it and the next one: drop both.
+                        jump0 = start + index
+                        jump1 = jump0 + 1
+                        groupdq[jump0, y, x] = jump_flag
+                        groupdq[jump1, y, x] = jump_flag
+                        if jump0 > start:
+                            stack_start[depth] = start
+                            stack_end[depth] = jump0 - 1
+                            depth += 1
+                        if jump1 < end:
+                            stack_start[depth] = jump1 + 1
+                            stack_end[depth] = end
+                            depth += 1
+                        continue
+                if slope == slope:
+                    weight = 1.0 / read_var if read_var != 0.0 else 0.0
+                    total_weight += weight
+                    slope_sum += weight * slope
+                    read_sum += weight * weight * read_var
+                    poisson_sum += weight * weight * poisson_var
+            if total_weight != 0.0:
+                slope_sum /= total_weight
+                read_sum /= total_weight * total_weight
+                poisson_sum /= total_weight * total_weight
+            poisson_sum *= max(slope_sum, 0.0)
+            out_slope[y, x] = slope_sum / g
+            out_read_var[y, x] = read_sum / (g * g)
+            out_poisson_var[y, x] = poisson_sum / (g * g)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _fit_kernel(row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, use_jump,
-                intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var):
+def _fit_kernel(row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, differences,
+                use_jump, intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var):
     for yb in prange(resultants.shape[1]):
         _fit_row(row0 + yb, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular,
-                 use_jump, intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var)
+                 differences, use_jump, intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -441,9 +590,10 @@ def fit_ramps_uneven(
     var_rnoise = np.empty((ny, nx), dtype=np.float32)
     var_poisson = np.empty((ny, nx), dtype=np.float32)
     coefficients, singular = _coefficient_table(times.t_bar, times.n_reads)
+    differences = _difference_tables(times.t_bar, times.tau, times.n_reads)
     for row0, block in iter_row_blocks(resultants, 1):
         _fit_kernel(row0, block, gdq, gain, readnoise, times.t_bar, times.tau, times.n_reads, coefficients, singular,
-                    bool(use_jump), float(threshold_intercept), float(threshold_constant), int(table["JUMP_DET"]),
+                    differences, bool(use_jump), float(threshold_intercept), float(threshold_constant), int(table["JUMP_DET"]),
                     slope, var_rnoise, var_poisson)
     err = np.sqrt(var_poisson + var_rnoise)
     dq = np.empty((ny, nx), dtype=np.uint32)

@@ -24,8 +24,8 @@ every frame (resultant):
 
 Pixels flagged BAD_REF_PIXEL are zeroed first.  Computations follow
 romancal's dtypes (float32 data, complex64 transforms, complex128
-weights), frame by frame and channel by channel, so memory stays at the
-ramp plus a few frames' worth instead of several copies of the ramp.
+weights), frame by frame and four channels at a time, so memory stays at
+the ramp plus a few frames' worth instead of several copies of the ramp.
 """
 
 from __future__ import annotations
@@ -79,40 +79,76 @@ def _read_order(block, channel):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _apply_channel(data, x0, offset, t, slope, intercept, corr, use_trend):
-    """data[f, y, x0 + k] -= trend (where the offset-free value is non-zero) + correction."""
-    nres, ny, width = corr.shape
+def _apply_channels(data, c0, offset, t_even, t_odd, slope, intercept, corr, use_trend):
+    """data[f, y, x] -= trend (where the offset-free value is non-zero) + correction, channels c0, c0 + 1, ...
+
+    ``corr`` holds the corrections of the channels in read order, (channels,
+    frames, rows, 128 + idle columns): column ``k`` of an odd channel is read
+    ``127 - k``; ``t_even`` / ``t_odd`` are the read times of the two orders,
+    ``slope`` / ``intercept`` the trends (frames, channels).
+    """
+    nchan, nres, ny, _ = corr.shape
+    width = t_even.shape[1]
     for y in prange(ny):
         for f in range(nres):
-            m = slope[f]
-            b = intercept[f]
-            for k in range(width):
-                x = x0 + k
-                v = data[f, y, x]
-                if use_trend and (v - offset[y, x]) != 0.0:
-                    v = v - np.float32(m * t[y, k] + b)
-                data[f, y, x] = v - corr[f, y, k]
+            for j in range(nchan):
+                channel = c0 + j
+                x0 = channel * width
+                odd = channel % 2 == 1
+                times = t_odd[y] if odd else t_even[y]
+                off = offset[y, x0:x0 + width]
+                row = data[f, y, x0:x0 + width]
+                # the channel's columns in read order
+                c = corr[j, f, y, width - 1::-1] if odd else corr[j, f, y, :width]
+                m = slope[f, channel]
+                b = intercept[f, channel]
+                if use_trend:
+                    for k in range(width):
+                        v = row[k]
+                        if (v - off[k]) != 0.0:
+                            v = v - np.float32(m * times[k] + b)
+                        row[k] = v - c[k]
+                else:
+                    for k in range(width):
+                        row[k] = row[k] - c[k]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _offset(data, scale, divisor, out):
+    """out = (sum over frames of data) * scale / divisor, summed frame by frame in float32."""
+    nres, ny, nx = data.shape
+    for y in prange(ny):
+        for x in range(nx):
+            out[y, x] = np.float32(0.0)
+        for f in range(nres):
+            for x in range(nx):
+                out[y, x] += data[f, y, x]
+        for x in range(nx):
+            out[y, x] = out[y, x] * scale / divisor
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def _spectrum(left, right, amp, gamma, zeta, alpha, norm, out):
-    """out = norm (gamma L + zeta R + alpha A), frame by frame (complex64).
+    """out[c] = norm (gamma[c] L + zeta[c] R + alpha[c] A), frame by frame (complex64).
 
-    The complex products are written out in real arithmetic (the generic
-    complex multiply guards against infinities and is several times slower).
+    Several channels per pass: the reference transforms are read once for
+    all of them.  The complex products are written out in real arithmetic
+    (the generic complex multiply guards against infinities and is several
+    times slower).
     """
-    nres, nfreq = out.shape
+    nchan, nres, nfreq = out.shape
     for k in prange(nfreq):
-        gr, gi = gamma[k].real, gamma[k].imag
-        zr, zi = zeta[k].real, zeta[k].imag
-        ar, ai = alpha[k].real, alpha[k].imag
-        for f in range(nres):
-            lr, li = np.float64(left[f, k].real), np.float64(left[f, k].imag)
-            rr, ri = np.float64(right[f, k].real), np.float64(right[f, k].imag)
-            mr, mi = np.float64(amp[f, k].real), np.float64(amp[f, k].imag)
-            re = (lr * gr - li * gi) + (rr * zr - ri * zi) + (mr * ar - mi * ai)
-            im = (lr * gi + li * gr) + (rr * zi + ri * zr) + (mr * ai + mi * ar)
-            out[f, k] = complex(re * norm, im * norm)
+        for c in range(nchan):
+            gr, gi = gamma[c, k].real, gamma[c, k].imag
+            zr, zi = zeta[c, k].real, zeta[c, k].imag
+            ar, ai = alpha[c, k].real, alpha[c, k].imag
+            for f in range(nres):
+                lr, li = np.float64(left[f, k].real), np.float64(left[f, k].imag)
+                rr, ri = np.float64(right[f, k].real), np.float64(right[f, k].imag)
+                mr, mi = np.float64(amp[f, k].real), np.float64(amp[f, k].imag)
+                re = (lr * gr - li * gi) + (rr * zr - ri * zi) + (mr * ar - mi * ai)
+                im = (lr * gi + li * gr) + (rr * zi + ri * zr) + (mr * ai + mi * ar)
+                out[c, f, k] = complex(re * norm, im * norm)
 
 
 def _fit_trend(times, values):
@@ -190,13 +226,17 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         indep = indep - np.mean(indep)
         sx = np.sum(indep)
         sxx = np.sum(indep**2)
-        offset = np.zeros((rows, ncols), dtype=np.float32)
-        for f in range(nres):
-            offset += data[f]
-        offset *= sxx
-        if sx != 0:  # zero for any number of frames; kept for the general formula
+        offset = np.empty((rows, ncols), dtype=np.float32)
+        divisor = np.float32(nres * sxx - sx**2)
+        if sx == 0:  # zero for any number of frames (centred indices)
+            _offset(data, np.float32(sxx), divisor, offset)
+        else:  # the general formula
+            offset[...] = 0.0
+            for f in range(nres):
+                offset += data[f]
+            offset *= sxx
             offset -= sx * np.einsum("f,fyx->yx", indep, data)
-        offset /= nres * sxx - sx**2
+            offset /= divisor
         off33 = ((np.sum(a33, axis=0) * sxx - sx * np.einsum("f,fyx->yx", indep, a33))
                  / (nres * sxx - sx**2)).astype(np.float32)
     else:
@@ -252,14 +292,16 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
         amp_series[f] = frame
     if cosine_interpolate:
         np.nan_to_num(amp_series, copy=False)
+    series = amp_series.reshape(nres, length)
+    if fft_interpolate:
+        # every frame at once (the transforms run side by side; each frame's numbers are its own)
+        for _ in range(fft_iterations):
+            result = apodize * fft.rfft(series, axis=-1, workers=workers) / length
+            result = fft.irfft(result * length, axis=-1, workers=workers).astype(series.dtype)
+            series[:, idle] = result[:, idle]
+        del result
     for f in range(nres):
-        series = amp_series[f].reshape(length)
-        if fft_interpolate:
-            for _ in range(fft_iterations):
-                result = apodize * fft.rfft(series, workers=workers) / series.size
-                result = fft.irfft(result * series.size, workers=workers).astype(series.dtype)
-                series[idle] = result[idle]
-        amp_fft[f] = fft.rfft(series / length)
+        amp_fft[f] = fft.rfft(series[f] / length)
         left = np.zeros((rows, columns), dtype=np.float32)
         c0 = residual_channel(data[f, :, :CHANNEL_WIDTH], offset[:, :CHANNEL_WIDTH], 0, f)
         left[:, edge] = c0[:, edge]
@@ -272,17 +314,20 @@ def correct_refpix(data, amp33, pixeldq, gamma, zeta, alpha, *, bad_ref_pixel, z
 
     # Channel by channel: the correction of every frame, then one pass over the channel's pixels.
     normalization = np.float32(nfreq * 2)
-    spectrum = np.empty((nres, nfreq), dtype=np.complex64)
-    for c in range(nchan):
-        _spectrum(left_fft, right_fft, amp_fft, np.ascontiguousarray(gamma[c]), np.ascontiguousarray(zeta[c]),
-                  np.ascontiguousarray(alpha[c]), normalization, spectrum)
+    group = 4  # channels per pass over the reference transforms
+    spectrum = np.empty((min(group, nchan), nres, nfreq), dtype=np.complex64)
+    for c0 in range(0, nchan, group):
+        c1 = min(c0 + group, nchan)
+        block = spectrum[: c1 - c0]
+        _spectrum(left_fft, right_fft, amp_fft, np.ascontiguousarray(gamma[c0:c1]), np.ascontiguousarray(zeta[c0:c1]),
+                  np.ascontiguousarray(alpha[c0:c1]), normalization, block)
         # single precision: the correction is a few DN, far above float32 rounding
-        corr = fft.irfft(spectrum, n=length, axis=-1, workers=workers)
-        corr = corr.reshape(nres, rows, columns)[:, :, :CHANNEL_WIDTH]
-        corr = np.ascontiguousarray(_read_order(corr, c), dtype=np.float32)
-        t = _read_order_time(rows, c % 2)
-        _apply_channel(data, c * CHANNEL_WIDTH, offset, t, slopes[:, c].copy(), intercepts[:, c].copy(), corr,
-                       bool(remove_trends))
+        corrections = fft.irfft(block, n=length, axis=-1, workers=workers)
+        corrections = corrections.reshape(c1 - c0, nres, rows, columns)
+        if corrections.dtype != np.float32:
+            corrections = corrections.astype(np.float32)
+        _apply_channels(data, c0, offset, _read_order_time(rows, 0), _read_order_time(rows, 1), slopes, intercepts,
+                        corrections, bool(remove_trends))
 
     amp_out = np.abs(amp_series[:, :, :CHANNEL_WIDTH] + off33[None]).astype(np.uint16)
     return RefpixResult(amp_out, slopes, intercepts)
