@@ -424,49 +424,6 @@ class CompressedBlockArray:
         return array if array.dtype == target else array.astype(target)
 
 
-_asdf_extensions_loaded = False
-
-
-def _load_asdf_extensions():
-    """Load asdf's extensions once, parsing their YAML manifests with libyaml.
-
-    asdf reads the manifests of every installed extension the first time it
-    is used, with PyYAML's pure-Python loader (about a second of a pipeline
-    run).  The manifests are plain YAML, so they are parsed here with the C
-    loader (same result) by handing asdf's manifest module a ``yaml`` whose
-    ``safe_load`` uses it, for the duration of the first load only.  Without
-    libyaml, or with an asdf laid out otherwise, asdf loads them itself.
-    """
-    global _asdf_extensions_loaded
-    if _asdf_extensions_loaded:
-        return
-    import asdf
-    import yaml
-
-    try:
-        from asdf.extension import _manifest
-    except ImportError:  # another asdf layout: nothing to speed up
-        _manifest = None
-    fast = (_manifest is not None and getattr(_manifest, "yaml", None) is yaml
-            and getattr(yaml, "__with_libyaml__", False))
-    if fast:
-        class _LibYaml:
-            def __getattr__(self, name):
-                return getattr(yaml, name)
-
-            @staticmethod
-            def safe_load(stream):
-                return yaml.load(stream, Loader=yaml.CSafeLoader)  # noqa: S506 - the safe C loader
-
-        _manifest.yaml = _LibYaml()
-    try:
-        asdf.get_config().extensions  # noqa: B018 - loads and caches them
-    finally:
-        if fast:
-            _manifest.yaml = yaml
-    _asdf_extensions_loaded = True
-
-
 class _DeferredDocument:
     """The whole file read by ``asdf`` once, for the values only it can convert.
 
@@ -485,7 +442,6 @@ class _DeferredDocument:
         if self._tree is None:
             import asdf
 
-            _load_asdf_extensions()
             try:
                 with asdf.config_context() as config:
                     config.validate_on_read = False
@@ -638,7 +594,6 @@ def _asdf_yaml_nodes(values):
     import asdf
     import yaml
 
-    _load_asdf_extensions()
     buffer = io.BytesIO()
     with asdf.config_context() as config:
         config.array_inline_threshold = None
