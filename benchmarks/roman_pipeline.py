@@ -184,44 +184,6 @@ def run(command, env=None):
     return result
 
 
-def cr_significance(truth, crs):
-    """Significance of each cosmic ray's jump in the resultants it shows in.
-
-    The charge arriving before read ``f`` of resultant ``r`` shows in ``r``
-    as ``charge * (reads of r at or after f) / n_r`` and fully from ``r + 1``
-    on; the significance is the largest of that jump over the noise of the
-    single (r-1, r), (r, r+1) and double (r-1, r+1) resultant differences.
-    """
-    pattern = truth.read_pattern
-    n = np.array([len(reads) for reads in pattern], float)
-    tbar = np.array([np.mean(reads) for reads in pattern]) * truth.frame_time
-    nres = len(pattern)
-    y, x, r = crs["y"], crs["x"], crs["resultant"]
-    rn2 = truth.read_noise[y, x].astype(np.float64) ** 2
-    rate = truth.rate[y, x].astype(np.float64)
-    charge = crs["electrons"] / truth.gain[y, x]
-    frac = np.array([np.mean(np.asarray(pattern[k]) >= f) if k >= 0 else 0.0 for k, f in zip(r, crs["frame"])])
-    best = np.zeros(len(crs))
-
-    def sigma(i, j):
-        return np.sqrt(rn2 * (1 / n[i] + 1 / n[j]) + rate * (tbar[j] - tbar[i]))
-
-    for k in range(nres):
-        sel = r == k
-        if not sel.any():
-            continue
-        candidates = []
-        if k >= 1:
-            candidates.append(charge[sel] * frac[sel] / sigma(k - 1, k)[sel])
-        if k + 1 < nres:
-            candidates.append(charge[sel] * (1 - frac[sel]) / sigma(k, k + 1)[sel])
-        if k >= 1 and k + 1 < nres:
-            candidates.append(charge[sel] / sigma(k - 1, k + 1)[sel])
-        if candidates:
-            best[sel] = np.max(candidates, axis=0)
-    return best
-
-
 def accuracy(cal_path, truth, refcat=None):
     """Rate accuracy, error honesty, cosmic rays and (optionally) astrometry of a _cal file."""
     import asdf
@@ -237,15 +199,11 @@ def accuracy(cal_path, truth, refcat=None):
     out = {"median_rel_err": float(np.median(rel)),
            "pull_scatter": float(1.4826 * np.median(np.abs(pull - np.median(pull)))),
            "clean_pixels": int(good.sum())}
-    crs = truth.cosmic_rays
-    ok = ((crs["resultant"] >= 0) & (crs["y"] >= 0) & (crs["x"] >= 0) & (crs["y"] < data.shape[0])
-          & (crs["x"] < data.shape[1]))
-    crs = crs[ok]
-    y, x = crs["y"], crs["x"]
-    usable = ((dq[y, x] & 3) == 0) & (truth.saturated_group[y, x] < 0)
-    strong = usable & (cr_significance(truth, crs) > 10)
-    out["strong_crs"] = int(strong.sum())
-    out["cr_found"] = float(np.mean((dq[y[strong], x[strong]] & 4) != 0)) if strong.any() else float("nan")
+    from photoncal.sim.evaluate import roman_cosmic_ray_recovery
+
+    recovery = roman_cosmic_ray_recovery(dq, truth)
+    out["strong_crs"] = recovery.n_cosmic_rays
+    out["cr_found"] = recovery.found_fraction
     cat_path = cal_path.replace("_cal.asdf", "_cat.ecsv")
     if refcat and os.path.exists(cat_path):
         from astropy import units as u

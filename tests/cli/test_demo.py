@@ -53,3 +53,4 @@ def test_roman_demo(private_cache, capsys):
     assert result["rate"]["pixels"] > 50_000
     assert abs(result["rate"]["median_relative_error"]) < 0.005
     assert 0.95 < result["rate"]["normalized_scatter"] < 1.1
+    assert result["cosmic_rays"]["n_above_10_sigma"] > 20 and result["cosmic_rays"]["found_fraction"] > 0.95

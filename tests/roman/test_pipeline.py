@@ -7,44 +7,7 @@ import os
 import numpy as np
 
 from photoncal.roman import dqflags
-
-
-def cr_significance(truth, crs):
-    """Significance of each cosmic ray's jump in the resultants it shows in.
-
-    The charge arriving before read ``f`` of resultant ``r`` shows in ``r``
-    as ``charge * (reads of r at or after f) / n_r`` and fully from ``r + 1``
-    on; the significance is the largest of that jump over the noise of the
-    single (r-1, r), (r, r+1) and double (r-1, r+1) resultant differences.
-    """
-    pattern = truth.read_pattern
-    n = np.array([len(reads) for reads in pattern], float)
-    tbar = np.array([np.mean(reads) for reads in pattern]) * truth.frame_time
-    nres = len(pattern)
-    y, x, r = crs["y"], crs["x"], crs["resultant"]
-    rn2 = truth.read_noise[y, x].astype(np.float64) ** 2
-    rate = truth.rate[y, x].astype(np.float64)
-    charge = crs["electrons"] / truth.gain[y, x]
-    frac = np.array([np.mean(np.asarray(pattern[k]) >= f) if k >= 0 else 0.0 for k, f in zip(r, crs["frame"])])
-    best = np.zeros(len(crs))
-
-    def sigma(i, j):
-        return np.sqrt(rn2 * (1 / n[i] + 1 / n[j]) + rate * (tbar[j] - tbar[i]))
-
-    for k in range(nres):
-        sel = r == k
-        if not sel.any():
-            continue
-        candidates = []
-        if k >= 1:
-            candidates.append(charge[sel] * frac[sel] / sigma(k - 1, k)[sel])
-        if k + 1 < nres:
-            candidates.append(charge[sel] * (1 - frac[sel]) / sigma(k, k + 1)[sel])
-        if k >= 1 and k + 1 < nres:
-            candidates.append(charge[sel] / sigma(k - 1, k + 1)[sel])
-        if candidates:
-            best[sel] = np.max(candidates, axis=0)
-    return best
+from photoncal.sim import evaluate
 
 
 def _clean(cal, truth):
@@ -69,16 +32,9 @@ def test_errors_honest(calibrated):
 
 def test_cosmic_rays_found(calibrated):
     cal, truth = calibrated["cal"], calibrated["truth"]
-    crs = truth.cosmic_rays
-    y, x = crs["y"], crs["x"]
-    inside = (crs["resultant"] >= 0) & (y >= 0) & (y < cal.data.shape[0]) & (x >= 0) & (x < cal.data.shape[1])
-    crs, y, x = crs[inside], y[inside], x[inside]
-    # pixels with bad-pixel flags or saturation are not clean
-    usable = ((cal.dq[y, x] & (dqflags.DO_NOT_USE | dqflags.SATURATED)) == 0) & (truth.saturated_group[y, x] < 0)
-    strong = usable & (cr_significance(truth, crs) > 10)
-    assert strong.sum() > 300
-    found = (cal.dq[y[strong], x[strong]] & dqflags.JUMP_DET) != 0
-    assert found.mean() >= 0.995
+    recovery = evaluate.roman_cosmic_ray_recovery(cal.dq, truth)
+    assert recovery.n_cosmic_rays > 300
+    assert recovery.found_fraction >= 0.995
 
 
 def test_rates_with_cosmic_rays_unbiased(calibrated):

@@ -218,8 +218,10 @@ def run_roman_demo(output_dir="demo_output", *, size=1016, detector="WFI01", opt
     with rdm.open(base + "_cal.asdf") as cal:
         accuracy = evaluate.rate_accuracy(np.asarray(cal.data), np.asarray(cal.err), np.asarray(cal.dq), truth,
                                           rate=truth.rate_cal)
+        recovery = evaluate.roman_cosmic_ray_recovery(np.asarray(cal.dq), truth)
     result["rate"] = {"pixels": accuracy.n_pixels, "median_relative_error": accuracy.median_relative_error,
                       "normalized_scatter": accuracy.normalized_scatter}
+    result["cosmic_rays"] = {"n_above_10_sigma": recovery.n_cosmic_rays, "found_fraction": recovery.found_fraction}
     result["sources"] = {"n_truth": len(truth.sources), "n_detected": len(Table.read(base + "_cat.ecsv"))}
     suffixes = Counter(os.path.basename(p).rsplit("_", 1)[-1] for p in glob.glob(os.path.join(output_dir, "*.*")))
     result["products"] = dict(sorted(suffixes.items()))

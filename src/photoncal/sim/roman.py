@@ -957,8 +957,9 @@ def simulate_and_calibrate_roman(size=248, output_dir=".", seed=0, detector="WFI
     error of the calibrated rate on clean pixels and the robust scatter of
     (measured - true) / error.
     """
-    from photoncal.roman.pipeline import ExposurePipeline
     from photoncal.roman import datamodels as rdm
+    from photoncal.roman.pipeline import ExposurePipeline
+    from photoncal.sim.evaluate import rate_accuracy
 
     path, truth = simulate_roman_exposure(detector, optical_element, size=size, seed=seed,
                                           output_dir=output_dir, **kwargs)
@@ -967,12 +968,8 @@ def simulate_and_calibrate_roman(size=248, output_dir=".", seed=0, detector="WFI
     out = {"uncal": path, "cal": base + "_cal.asdf", "cat": base + "_cat.ecsv", "segm": base + "_segm.asdf",
            "wcs": base + "_wcs.asdf", "truth": truth}
     with rdm.open(out["cal"]) as cal:
-        data = cal.data.astype(np.float64)
-        err = cal.err.astype(np.float64)
-        good = (cal.dq == 0) & np.isfinite(data) & (truth.rate_cal > 0)
-    rel = (data[good] - truth.rate_cal[good]) / truth.rate_cal[good]
-    pull = (data[good] - truth.rate_cal[good] * 1.0) / err[good]
-    mad = np.median(np.abs(pull - np.median(pull))) * 1.4826
-    out["median_relative_error"] = float(np.median(rel))
-    out["pull_scatter"] = float(mad)
+        accuracy = rate_accuracy(np.asarray(cal.data), np.asarray(cal.err), np.asarray(cal.dq), truth,
+                                 rate=truth.rate_cal)
+    out["median_relative_error"] = accuracy.median_relative_error
+    out["pull_scatter"] = accuracy.normalized_scatter
     return out
