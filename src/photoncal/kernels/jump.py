@@ -35,7 +35,13 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal import dqflags
-from photoncal.kernels.ramp_common import iter_row_blocks, median_of_finite
+from photoncal.kernels.ramp_common import (
+    iter_row_blocks,
+    median_of_finite,
+    median_of_sorted_column,
+    sort_columns,
+    sorting_network,
+)
 
 __all__ = ["JumpFlags", "JumpResult", "JUMP_STEP_DEFAULTS", "detect_jumps", "cosmic_ray_rates"]
 
@@ -213,11 +219,69 @@ def _first_differences(data, gdq, y, yd, x, gain32, dt, bad, fd):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _row_first_medians(y, yd, data, gdq, gain, dt, bad, clipped, network, columns, count, previous,
+                       previous_bad, out):
+    """The first median every pixel of row ``y`` needs, for the whole row at once.
+
+    With ``clipped``, the clipped median of the absolute first differences
+    that the iterative search starts from (:func:`_clipped_median`);
+    otherwise the median of the first differences.  The differences of all
+    pixels are sorted side by side by one vectorised sorting network; the
+    values are those of :func:`_first_differences`.
+    """
+    nints, ngroups, _, nx = data.shape
+    ndiff = ngroups - 1
+    for x in range(nx):
+        count[x] = 0
+    for i in range(nints):
+        for x in range(nx):
+            previous[x] = data[i, 0, yd, x] * np.float32(gain[y, x])
+            previous_bad[x] = (gdq[i, 0, y, x] & bad) != 0
+        for k in range(ndiff):
+            row = columns[i * ndiff + k]
+            for x in range(nx):
+                current = data[i, k + 1, yd, x] * np.float32(gain[y, x])
+                current_bad = (gdq[i, k + 1, y, x] & bad) != 0
+                if previous_bad[x] or current_bad:
+                    value = np.nan
+                else:
+                    value = np.float32(current - previous[x]) / dt[k]
+                    if clipped:
+                        value = abs(value)
+                usable = value == value
+                row[x] = value if usable else np.inf
+                count[x] += usable
+                previous[x] = current
+                previous_bad[x] = current_bad
+    sort_columns(columns, network, nx)
+    for x in range(nx):
+        m = count[x]
+        if not clipped or m == 3:
+            out[x] = median_of_sorted_column(columns, m, x)
+        elif m >= 4:
+            # every copy of the largest difference is left out
+            top = columns[m - 1, x]
+            while m > 0 and columns[m - 1, x] == top:
+                m -= 1
+            out[x] = median_of_sorted_column(columns, m, x)
+        elif m == 2:
+            out[x] = columns[0, x]
+        else:
+            out[x] = np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _detect_row(
     y, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
     two_diff_threshold, bad, jump, median_out, ncr_out,
+    network, columns, count, previous, previous_bad, first_median,
 ):
-    """Two-point difference search for every pixel of row ``y``."""
+    """Two-point difference search for every pixel of row ``y``.
+
+    ``network`` sorts ``nints * (ngroups - 1)`` values; ``columns`` (that
+    many rows by nx), ``count``, ``previous``, ``previous_bad`` and
+    ``first_median`` (nx) are scratch space.
+    """
     nints, ngroups, _, nx = data.shape
     yd = y - row0
     ndiff = ngroups - 1
@@ -226,6 +290,12 @@ def _detect_row(
     for k in range(1, ndiff):
         if dt[k] != dt[0] or n_reads_diff[k] != n_reads_diff[0]:
             uniform = False
+    _row_first_medians(y, yd, data, gdq, gain, dt, bad, mode == _MODE_ITERATIVE, network, columns, count,
+                       previous, previous_bad, first_median)
+    if mode == _MODE_MEDIAN_ONLY:
+        for x in range(nx):
+            median_out[y, x] = first_median[x]
+        return
     fd = np.empty(n, dtype=np.float64)
     fa = np.empty(n, dtype=np.float64)
     scratch = np.empty(n, dtype=np.float64)
@@ -234,11 +304,8 @@ def _detect_row(
         rn = np.float32(readnoise[y, x]) * gain32
         rn2 = float(rn * rn)
         _first_differences(data, gdq, y, yd, x, gain32, dt, bad, fd)
-        if mode == _MODE_MEDIAN_ONLY:
-            median_out[y, x] = median_of_finite(fd, n, scratch)
-            continue
         if mode == _MODE_SINGLE_PASS:
-            median = median_of_finite(fd, n, scratch)
+            median = first_median[x]
             median_out[y, x] = median
             sigma = _sigma(median, dt[0], n_reads_diff[0], rn2)
             for j in range(n):
@@ -251,7 +318,7 @@ def _detect_row(
         else:
             for j in range(n):
                 fa[j] = abs(fd[j])
-            for _ in range(n):
+            for iteration in range(n):
                 usable = 0
                 for j in range(n):
                     if fa[j] == fa[j]:
@@ -264,7 +331,7 @@ def _detect_row(
                     threshold = two_diff_threshold
                 else:
                     break
-                clipped = _clipped_median(fa, n, scratch)
+                clipped = first_median[x] if iteration == 0 else _clipped_median(fa, n, scratch)
                 sigma = _sigma(clipped, dt[0], n_reads_diff[0], rn2)
                 max_ratio = -1.0
                 for j in range(n):
@@ -299,10 +366,21 @@ def _detect_row(
 
 @njit(cache=True, nogil=True, parallel=True)
 def _detect_kernel(row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
-                   two_diff_threshold, bad, jump, median_out, ncr_out):
-    for yb in prange(data.shape[2]):
-        _detect_row(row0 + yb, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection,
-                    three_diff_threshold, two_diff_threshold, bad, jump, median_out, ncr_out)
+                   two_diff_threshold, bad, jump, median_out, ncr_out, network):
+    nints, ngroups, nrows, nx = data.shape
+    # Rows go to the threads in blocks, each with its own scratch space.
+    rows_per_block = 16
+    nblocks = (nrows + rows_per_block - 1) // rows_per_block
+    for b in prange(nblocks):
+        columns = np.empty((max(nints * (ngroups - 1), 1), nx), dtype=np.float64)
+        count = np.empty(nx, dtype=np.int64)
+        previous = np.empty(nx, dtype=np.float32)
+        previous_bad = np.empty(nx, dtype=np.bool_)
+        first_median = np.empty(nx, dtype=np.float64)
+        for yb in range(b * rows_per_block, min((b + 1) * rows_per_block, nrows)):
+            _detect_row(row0 + yb, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection,
+                        three_diff_threshold, two_diff_threshold, bad, jump, median_out, ncr_out,
+                        network, columns, count, previous, previous_bad, first_median)
 
 
 @njit(cache=True, nogil=True)
@@ -385,17 +463,18 @@ def _neighbour_sources(row0, data, gdq, gain, readnoise, dt, n_reads_diff, media
     nints, ngroups, nrows, nx = data.shape
     for yb in prange(nrows):
         y = row0 + yb
-        for x in range(nx):
-            gain32 = np.float32(gain[y, x])
-            rn = np.float32(readnoise[y, x]) * gain32
-            rn2 = float(rn * rn)
-            for i in range(nints):
-                for k in range(ngroups - 1):
+        # Plane by plane along the row: contiguous reads, and jumps are rare.
+        for i in range(nints):
+            for k in range(ngroups - 1):
+                for x in range(nx):
                     source[i, k, y, x] = 0
                     if not (gdq[i, k + 1, y, x] & jump):
                         continue
                     if (gdq[i, k, y, x] & bad) or (gdq[i, k + 1, y, x] & bad):
                         continue
+                    gain32 = np.float32(gain[y, x])
+                    rn = np.float32(readnoise[y, x]) * gain32
+                    rn2 = float(rn * rn)
                     diff = np.float32(data[i, k + 1, yb, x] * gain32 - data[i, k, yb, x] * gain32) / dt[k]
                     ratio = abs(diff - median[y, x]) / _sigma(median[y, x], dt[k], n_reads_diff[k], rn2)
                     if low < ratio < high:
@@ -617,13 +696,14 @@ def detect_jumps(
                    f"minimum_sigclip_groups={p['minimum_sigclip_groups']} for sigma clipping")
     else:
         ncr = np.zeros(image_shape, dtype=np.int64)
+        network = sorting_network(nints * (ngroups - 1))
         use_sigclip = uniform and not sigclip_fails
         mode = _MODE_SINGLE_PASS if min_usable_diffs >= p["min_diffs_single_pass"] else _MODE_ITERATIVE
         if use_sigclip:
             # The medians and noise still serve the neighbour and after-jump flagging.
             for row0, block in iter_row_blocks(data, 2):
                 _detect_kernel(row0, block, gdq, gain, readnoise, dt, n_reads_diff, _MODE_MEDIAN_ONLY,
-                               np.inf, np.inf, np.inf, bad, jump, median, ncr)
+                               np.inf, np.inf, np.inf, bad, jump, median, ncr, network)
                 _sigclip_kernel(row0, block, gdq, gain, dt, bad, jump, float(p["rejection_threshold"]), 5,
                                 bool(p["only_use_ints"]))
             for i in range(nints):
@@ -636,7 +716,7 @@ def detect_jumps(
             for row0, block in iter_row_blocks(data, 2):
                 _detect_kernel(row0, block, gdq, gain, readnoise, dt, n_reads_diff, mode,
                                float(p["rejection_threshold"]), float(p["four_group_rejection_threshold"]),
-                               float(p["three_group_rejection_threshold"]), bad, jump, median, ncr)
+                               float(p["three_group_rejection_threshold"]), bad, jump, median, ncr, network)
             number_crs = int(ncr.sum())
         if p["flag_4_neighbors"]:
             source = np.empty((nints, ngroups - 1, ny, nx), dtype=np.uint8)
