@@ -219,15 +219,16 @@ def _first_differences(data, gdq, y, yd, x, gain32, dt, bad, fd):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _row_first_medians(y, yd, data, gdq, gain, dt, bad, clipped, network, columns, count, previous,
-                       previous_bad, out):
+def _row_first_medians(y, yd, data, gdq, gain, dt, bad, clipped, network, columns, differences, count,
+                       previous, previous_bad, out):
     """The first median every pixel of row ``y`` needs, for the whole row at once.
 
     With ``clipped``, the clipped median of the absolute first differences
     that the iterative search starts from (:func:`_clipped_median`);
     otherwise the median of the first differences.  The differences of all
     pixels are sorted side by side by one vectorised sorting network; the
-    values are those of :func:`_first_differences`.
+    values are those of :func:`_first_differences`, also left unsorted (NaN
+    where unusable) in ``differences``.
     """
     nints, ngroups, _, nx = data.shape
     ndiff = ngroups - 1
@@ -249,6 +250,7 @@ def _row_first_medians(y, yd, data, gdq, gain, dt, bad, clipped, network, column
                     if clipped:
                         value = abs(value)
                 usable = value == value
+                differences[i * ndiff + k, x] = value
                 row[x] = value if usable else np.inf
                 count[x] += usable
                 previous[x] = current
@@ -271,16 +273,66 @@ def _row_first_medians(y, yd, data, gdq, gain, dt, bad, clipped, network, column
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _row_quiet_pixels(y, gdq, gain, readnoise, dt, n_reads_diff, iterative, rejection, three_diff_threshold,
+                      two_diff_threshold, jump, differences, count, first_median, max_ratio, quiet):
+    """Pixels of row ``y`` whose first search pass flags nothing and that carry no JUMP_DET yet.
+
+    The first pass is the one of :func:`_detect_row` (same arithmetic),
+    done difference by difference along the row; most pixels have no
+    outlier and need nothing more.
+    """
+    nints, ngroups, _, nx = gdq.shape
+    ndiff = ngroups - 1
+    for x in range(nx):
+        max_ratio[x] = -1.0
+        quiet[x] = True
+    for j in range(nints * ndiff):
+        k = j % ndiff
+        row = differences[j]
+        for x in range(nx):
+            value = row[x]
+            if value == value:
+                gain32 = np.float32(gain[y, x])
+                rn = np.float32(readnoise[y, x]) * gain32
+                sigma = _sigma(first_median[x], dt[k], n_reads_diff[k], float(rn * rn))
+                if iterative:
+                    ratio = abs(np.float32(value - first_median[x])) / sigma
+                else:
+                    ratio = abs(value - first_median[x]) / sigma
+                if ratio > max_ratio[x]:
+                    max_ratio[x] = ratio
+    for i in range(nints):
+        for k in range(ngroups):
+            for x in range(nx):
+                if gdq[i, k, y, x] & jump:
+                    quiet[x] = False
+    for x in range(nx):
+        if not iterative:
+            threshold = rejection
+        elif count[x] >= 4:
+            threshold = rejection
+        elif count[x] == 3:
+            threshold = three_diff_threshold
+        elif count[x] == 2:
+            threshold = two_diff_threshold
+        else:
+            continue  # fewer than 2 usable differences: never searched
+        if max_ratio[x] > threshold:
+            quiet[x] = False
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _detect_row(
     y, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
     two_diff_threshold, bad, jump, median_out, ncr_out,
-    network, columns, count, previous, previous_bad, first_median,
+    network, columns, differences, count, previous, previous_bad, first_median, max_ratio, quiet,
 ):
     """Two-point difference search for every pixel of row ``y``.
 
     ``network`` sorts ``nints * (ngroups - 1)`` values; ``columns`` (that
     many rows by nx), ``count``, ``previous``, ``previous_bad`` and
-    ``first_median`` (nx) are scratch space.
+    ``first_median`` (nx) are scratch space, and so are ``differences``
+    (like ``columns``), ``max_ratio`` and ``quiet`` (nx).
     """
     nints, ngroups, _, nx = data.shape
     yd = y - row0
@@ -290,16 +342,24 @@ def _detect_row(
     for k in range(1, ndiff):
         if dt[k] != dt[0] or n_reads_diff[k] != n_reads_diff[0]:
             uniform = False
-    _row_first_medians(y, yd, data, gdq, gain, dt, bad, mode == _MODE_ITERATIVE, network, columns, count,
-                       previous, previous_bad, first_median)
+    _row_first_medians(y, yd, data, gdq, gain, dt, bad, mode == _MODE_ITERATIVE, network, columns, differences,
+                       count, previous, previous_bad, first_median)
     if mode == _MODE_MEDIAN_ONLY:
         for x in range(nx):
             median_out[y, x] = first_median[x]
         return
+    _row_quiet_pixels(y, gdq, gain, readnoise, dt, n_reads_diff, mode == _MODE_ITERATIVE, rejection,
+                      three_diff_threshold, two_diff_threshold, jump, differences, count, first_median,
+                      max_ratio, quiet)
     fd = np.empty(n, dtype=np.float64)
     fa = np.empty(n, dtype=np.float64)
     scratch = np.empty(n, dtype=np.float64)
     for x in range(nx):
+        if quiet[x]:
+            if mode == _MODE_SINGLE_PASS:
+                median_out[y, x] = first_median[x]
+            ncr_out[y, x] = 0
+            continue
         gain32 = np.float32(gain[y, x])
         rn = np.float32(readnoise[y, x]) * gain32
         rn2 = float(rn * rn)
@@ -373,14 +433,18 @@ def _detect_kernel(row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rej
     nblocks = (nrows + rows_per_block - 1) // rows_per_block
     for b in prange(nblocks):
         columns = np.empty((max(nints * (ngroups - 1), 1), nx), dtype=np.float64)
+        differences = np.empty_like(columns)
         count = np.empty(nx, dtype=np.int64)
         previous = np.empty(nx, dtype=np.float32)
         previous_bad = np.empty(nx, dtype=np.bool_)
         first_median = np.empty(nx, dtype=np.float64)
+        max_ratio = np.empty(nx, dtype=np.float64)
+        quiet = np.empty(nx, dtype=np.bool_)
         for yb in range(b * rows_per_block, min((b + 1) * rows_per_block, nrows)):
             _detect_row(row0 + yb, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection,
                         three_diff_threshold, two_diff_threshold, bad, jump, median_out, ncr_out,
-                        network, columns, count, previous, previous_bad, first_median)
+                        network, columns, differences, count, previous, previous_bad, first_median,
+                        max_ratio, quiet)
 
 
 @njit(cache=True, nogil=True)
