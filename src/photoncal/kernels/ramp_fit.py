@@ -486,10 +486,11 @@ def _fit_row(
                         slope = (d1 - d0) / group_time
                         var_p = poisson_rate / (group_time * pixel_gain)
                         shape_r = 2.0 / (group_time * group_time * pixel_gain * pixel_gain)
-                        sigslope = math.sqrt(2.0) * rn_e
-                        second = start + 1.0
-                        yint = d1 * (1.0 - second) + d0 * second
-                        sigyint = sigslope
+                        if save_opt:
+                            sigslope = math.sqrt(2.0) * rn_e
+                            second = start + 1.0
+                            yint = d1 * (1.0 - second) + d0 * second
+                            sigyint = sigslope
                     else:
                         d_first = d[base + start]
                         d_last = d[base + start + length - 1]
@@ -513,10 +514,11 @@ def _fit_row(
                             sumxy += w * xval * value
                         den = sumw * sumxx - sumx * sumx
                         slope = (sumw * sumxy - sumx * sumy) / den / group_time
-                        # The weights proper carry 1/R**2; it cancels in the slope.
-                        sigslope = rn_e * math.sqrt(sumw / den)
-                        yint = (sumxx * sumy - sumx * sumxy) / den
-                        sigyint = rn_e * math.sqrt(sumxx / den)
+                        if save_opt:
+                            # The weights proper carry 1/R**2; it cancels in the slope.
+                            sigslope = rn_e * math.sqrt(sumw / den)
+                            yint = (sumxx * sumy - sumx * sumxy) / den
+                            sigyint = rn_e * math.sqrt(sumxx / den)
                         var_p = poisson_rate / (group_time * pixel_gain * (length - 1.0))
                         n3 = float(length) ** 3 - length
                         shape_r = 12.0 / (n3 * group_time * group_time * pixel_gain * pixel_gain)
