@@ -55,3 +55,27 @@ def test_optimal_weight_table_matches_each_weight():
     np.testing.assert_allclose(table[2, 5, :5], [1.0, 0.5, 0.0, 0.5, 1.0])
     # P = 0: uniform weights.
     np.testing.assert_array_equal(table[0, 7, :7], np.ones(7))
+
+
+def test_ramps_longer_than_the_row_sort_take_the_per_pixel_median():
+    from photoncal.kernels.jump import detect_jumps
+    from photoncal.kernels.ramp_common import ROW_SORT_MAX
+    from photoncal.kernels.ramp_fit import fit_ramps
+
+    ngroups, shape, tgroup = ROW_SORT_MAX + 40, (3, 4), 10.0
+    rate = np.array([[1.0, 2.0, 5.0, 10.0]] * 3)  # DN/s
+    t = tgroup * np.arange(1, ngroups + 1)
+    data = (rate[None, None] * t[None, :, None, None]).astype(np.float32)
+    data[0, 100:, 1, 2] += 800.0  # a cosmic ray in group 100 of one pixel
+    gdq = np.zeros(data.shape, np.uint8)
+    pdq = np.zeros(shape, np.uint32)
+    jumps = detect_jumps(data, gdq, pdq, 2.0, 5.0, nframes=1, group_time=tgroup, flag_4_neighbors=False)
+    flagged = np.argwhere(jumps.groupdq & 4)
+    np.testing.assert_array_equal(flagged, [[0, 100, 1, 2]])
+    fit = fit_ramps(data, jumps.groupdq, pdq, 2.0, 5.0, frame_time=tgroup, group_time=tgroup, nframes=1)
+    np.testing.assert_allclose(fit.rate.data, rate, rtol=1e-4)
+    # The Poisson variance uses the median group-to-group rate: rate / (tgroup * gain * (n - 1)) per segment.
+    expected_vp = rate / (tgroup * 2.0 * (ngroups - 1))
+    clean = np.ones(shape, bool)
+    clean[1, 2] = False
+    np.testing.assert_allclose(fit.rate.var_poisson[clean], expected_vp[clean], rtol=1e-3)

@@ -36,6 +36,7 @@ from numba import njit, prange
 
 from photoncal import dqflags
 from photoncal.kernels.ramp_common import (
+    ROW_SORT_MAX,
     iter_row_blocks,
     median_of_finite,
     median_of_sorted_column,
@@ -342,18 +343,34 @@ def _detect_row(
     for k in range(1, ndiff):
         if dt[k] != dt[0] or n_reads_diff[k] != n_reads_diff[0]:
             uniform = False
-    _row_first_medians(y, yd, data, gdq, gain, dt, bad, mode == _MODE_ITERATIVE, network, columns, differences,
-                       count, previous, previous_bad, first_median)
+    fd = np.empty(n, dtype=np.float64)
+    fa = np.empty(n, dtype=np.float64)
+    scratch = np.empty(n, dtype=np.float64)
+    use_network = n <= ROW_SORT_MAX
+    if use_network:
+        _row_first_medians(y, yd, data, gdq, gain, dt, bad, mode == _MODE_ITERATIVE, network, columns,
+                           differences, count, previous, previous_bad, first_median)
+    else:
+        # Long ramps: pixel by pixel, and every pixel takes the full search.
+        for x in range(nx):
+            _first_differences(data, gdq, y, yd, x, np.float32(gain[y, x]), dt, bad, fd)
+            if mode == _MODE_ITERATIVE:
+                for j in range(n):
+                    fa[j] = abs(fd[j])
+                first_median[x] = _clipped_median(fa, n, scratch)
+            else:
+                first_median[x] = median_of_finite(fd, n, scratch)
     if mode == _MODE_MEDIAN_ONLY:
         for x in range(nx):
             median_out[y, x] = first_median[x]
         return
-    _row_quiet_pixels(y, gdq, gain, readnoise, dt, n_reads_diff, mode == _MODE_ITERATIVE, rejection,
-                      three_diff_threshold, two_diff_threshold, jump, differences, count, first_median,
-                      max_ratio, quiet)
-    fd = np.empty(n, dtype=np.float64)
-    fa = np.empty(n, dtype=np.float64)
-    scratch = np.empty(n, dtype=np.float64)
+    if use_network:
+        _row_quiet_pixels(y, gdq, gain, readnoise, dt, n_reads_diff, mode == _MODE_ITERATIVE, rejection,
+                          three_diff_threshold, two_diff_threshold, jump, differences, count, first_median,
+                          max_ratio, quiet)
+    else:
+        for x in range(nx):
+            quiet[x] = False
     for x in range(nx):
         if quiet[x]:
             if mode == _MODE_SINGLE_PASS:
@@ -432,7 +449,8 @@ def _detect_kernel(row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rej
     rows_per_block = 16
     nblocks = (nrows + rows_per_block - 1) // rows_per_block
     for b in prange(nblocks):
-        columns = np.empty((max(nints * (ngroups - 1), 1), nx), dtype=np.float64)
+        n = nints * (ngroups - 1)
+        columns = np.empty((max(n, 1) if n <= ROW_SORT_MAX else 1, nx), dtype=np.float64)
         differences = np.empty_like(columns)
         count = np.empty(nx, dtype=np.int64)
         previous = np.empty(nx, dtype=np.float32)
@@ -760,7 +778,8 @@ def detect_jumps(
                    f"minimum_sigclip_groups={p['minimum_sigclip_groups']} for sigma clipping")
     else:
         ncr = np.zeros(image_shape, dtype=np.int64)
-        network = sorting_network(nints * (ngroups - 1))
+        ndiffs = nints * (ngroups - 1)
+        network = sorting_network(ndiffs if ndiffs <= ROW_SORT_MAX else 1)
         use_sigclip = uniform and not sigclip_fails
         mode = _MODE_SINGLE_PASS if min_usable_diffs >= p["min_diffs_single_pass"] else _MODE_ITERATIVE
         if use_sigclip:

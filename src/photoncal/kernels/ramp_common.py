@@ -34,6 +34,7 @@ __all__ = [
     "weighted_line_sums",
     "median_of_finite",
     "optimal_weight_table",
+    "ROW_SORT_MAX",
     "sorting_network",
     "sort_columns",
     "median_of_sorted_column",
@@ -259,6 +260,12 @@ def _select_median(a, m):
         if a[t] > lower:
             lower = a[t]
     return 0.5 * (lower + upper)
+
+
+#: The most samples per pixel that the kernels sort side by side along a row
+#: (:func:`sort_columns`); the network grows as ``n log(n)**2`` and its
+#: scratch space as ``n`` rows, so longer ramps take the median pixel by pixel.
+ROW_SORT_MAX = 256
 
 
 def sorting_network(n):

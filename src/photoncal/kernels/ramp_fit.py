@@ -35,7 +35,9 @@ from numba import njit, prange
 
 from photoncal import dqflags
 from photoncal.kernels.ramp_common import (
+    ROW_SORT_MAX,
     iter_row_blocks,
+    median_of_finite,
     median_of_sorted_column,
     optimal_weight_table,
     power_index,
@@ -235,7 +237,7 @@ def _count_segments_kernel(
 @njit(cache=True, nogil=True, error_model="numpy")
 def _row_median_rates(
     i, y, yd, data, groupdq, g0, ngroups, group_time, first_group, last_group, clear_first_jump,
-    dnu, sat, jump, network, columns, count, first_rate, previous, median_rate,
+    dnu, sat, jump, use_network, network, columns, count, first_rate, previous, median_rate, diffs, scratch,
 ):
     """Median group-to-group rate of integration ``i`` for every pixel of row ``y``.
 
@@ -243,9 +245,36 @@ def _row_median_rates(
     SATURATED); a difference into a jump group is not used.  A pixel with
     no usable difference falls back on its first group's rate.  The
     differences of the whole row are sorted side by side (one vectorised
-    sorting network) instead of pixel by pixel.
+    sorting network) instead of pixel by pixel; without ``use_network``
+    (long ramps) they are taken pixel by pixel, in ``diffs`` and ``scratch``.
     """
     nx = groupdq.shape[3]
+    if not use_network:
+        for x in range(nx):
+            first = np.nan
+            previous_rate = np.nan
+            any_diff = False
+            for k in range(ngroups):
+                flags = groupdq[i, g0 + k, y, x]
+                if k == 0 and clear_first_jump:
+                    flags &= ~jump & 0xFF
+                if k < first_group or k > last_group:
+                    flags |= dnu
+                if flags & (dnu | sat):
+                    current = np.nan
+                else:
+                    current = float(data[i, g0 + k, yd, x]) / group_time
+                if k == 0:
+                    first = current
+                else:
+                    diffs[k - 1] = np.nan if flags & jump else current - previous_rate
+                    if diffs[k - 1] == diffs[k - 1]:
+                        any_diff = True
+                previous_rate = current
+            if not any_diff and first == first:
+                diffs[0] = first  # no usable difference: the first group's rate
+            median_rate[x] = median_of_finite(diffs, ngroups - 1, scratch)
+        return
     for x in range(nx):
         count[x] = 0
     for k in range(ngroups):
@@ -286,14 +315,15 @@ def _fit_row(
     rate, rate_dq, rate_vp, rate_vr, rate_err,
     ints, ints_dq, ints_vp, ints_vr, ints_err,
     save_opt, o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_pedestal, o_crmag,
-    weight_table, network, columns, count, first_rate, previous, median_rates,
+    weight_table, use_network, network, columns, count, first_rate, previous, median_rates, diffs, scratch,
 ):
     """Fit every pixel of row ``y``; ``data`` holds the rows from ``row0`` on.
 
     ``weight_table`` is :func:`optimal_weight_table`, ``network`` the
-    sorting network of ``ngroups - 1`` values; ``columns`` (ngroups - 1, nx),
-    ``count``, ``first_rate``, ``previous`` (nx) and ``median_rates``
-    (nints, nx) are scratch space.
+    sorting network of ``ngroups - 1`` values (used with ``use_network``);
+    ``columns`` (ngroups - 1, nx), ``count``, ``first_rate``, ``previous``
+    (nx), ``median_rates`` (nints, nx), ``diffs`` and ``scratch``
+    (ngroups) are scratch space.
     """
     nints, _, ny, nx = groupdq.shape
     yd = y - row0
@@ -304,8 +334,8 @@ def _fit_row(
     if ngroups > 1:
         for i in range(nints):
             _row_median_rates(i, y, yd, data, groupdq, g0, ngroups, group_time, first_group, last_group,
-                              clear_first_jump, dnu, sat, jump, network, columns, count, first_rate,
-                              previous, median_rates[i])
+                              clear_first_jump, dnu, sat, jump, use_network, network, columns, count,
+                              first_rate, previous, median_rates[i], diffs, scratch)
     d = np.empty(n_all, dtype=np.float64)
     g = np.empty(n_all, dtype=np.uint8)
     seg_start = np.empty(nints * (ngroups + 1), dtype=np.int64)
@@ -654,11 +684,14 @@ def _fit_kernel(
     weight_table, network,
 ):
     nints, nrows, nx = data.shape[0], data.shape[2], data.shape[3]
+    use_network = ngroups - 1 <= ROW_SORT_MAX
     # Rows go to the threads in blocks, each with its own scratch space.
     rows_per_block = 16
     nblocks = (nrows + rows_per_block - 1) // rows_per_block
     for b in prange(nblocks):
-        columns = np.empty((max(ngroups - 1, 1), nx), dtype=np.float64)
+        columns = np.empty((max(ngroups - 1, 1) if use_network else 1, nx), dtype=np.float64)
+        diffs = np.empty(max(ngroups, 1), dtype=np.float64)
+        scratch = np.empty(max(ngroups, 1), dtype=np.float64)
         count = np.empty(nx, dtype=np.int64)
         first_rate = np.empty(nx, dtype=np.float64)
         previous = np.empty(nx, dtype=np.float64)
@@ -672,7 +705,8 @@ def _fit_kernel(
                 rate, rate_dq, rate_vp, rate_vr, rate_err,
                 ints, ints_dq, ints_vp, ints_vr, ints_err,
                 save_opt, o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_pedestal, o_crmag,
-                weight_table, network, columns, count, first_rate, previous, median_rates,
+                weight_table, use_network, network, columns, count, first_rate, previous, median_rates,
+                diffs, scratch,
             )
 
 
@@ -892,7 +926,7 @@ def fit_ramps(
         opt_arrays = (dummy4,) * 7 + (dummy3, dummy4)
 
     weight_table = optimal_weight_table(ngroups)
-    network = sorting_network(max(ngroups - 1, 1))
+    network = sorting_network(max(ngroups - 1, 1) if ngroups - 1 <= ROW_SORT_MAX else 1)
     for row0, block in iter_row_blocks(data, 2):
         _fit_kernel(
             row0, block, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark, zeroframe, use_zeroframe,
