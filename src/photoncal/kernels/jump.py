@@ -35,7 +35,14 @@ import numpy as np
 from numba import njit, prange
 
 from photoncal import dqflags
-from photoncal.kernels.ramp_common import iter_row_blocks, median_of_finite
+from photoncal.kernels.ramp_common import (
+    ROW_SORT_MAX,
+    iter_row_blocks,
+    median_of_finite,
+    median_of_sorted_column,
+    sort_columns,
+    sorting_network,
+)
 
 __all__ = ["JumpFlags", "JumpResult", "JUMP_STEP_DEFAULTS", "detect_jumps", "cosmic_ray_rates"]
 
@@ -213,11 +220,121 @@ def _first_differences(data, gdq, y, yd, x, gain32, dt, bad, fd):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _row_first_medians(y, yd, data, gdq, gain, dt, bad, clipped, network, columns, differences, count,
+                       previous, previous_bad, out):
+    """The first median every pixel of row ``y`` needs, for the whole row at once.
+
+    With ``clipped``, the clipped median of the absolute first differences
+    that the iterative search starts from (:func:`_clipped_median`);
+    otherwise the median of the first differences.  The differences of all
+    pixels are sorted side by side by one vectorised sorting network; the
+    values are those of :func:`_first_differences`, also left unsorted (NaN
+    where unusable) in ``differences``.
+    """
+    nints, ngroups, _, nx = data.shape
+    ndiff = ngroups - 1
+    for x in range(nx):
+        count[x] = 0
+    for i in range(nints):
+        for x in range(nx):
+            previous[x] = data[i, 0, yd, x] * np.float32(gain[y, x])
+            previous_bad[x] = (gdq[i, 0, y, x] & bad) != 0
+        for k in range(ndiff):
+            row = columns[i * ndiff + k]
+            for x in range(nx):
+                current = data[i, k + 1, yd, x] * np.float32(gain[y, x])
+                current_bad = (gdq[i, k + 1, y, x] & bad) != 0
+                if previous_bad[x] or current_bad:
+                    value = np.nan
+                else:
+                    value = np.float32(current - previous[x]) / dt[k]
+                    if clipped:
+                        value = abs(value)
+                usable = value == value
+                differences[i * ndiff + k, x] = value
+                row[x] = value if usable else np.inf
+                count[x] += usable
+                previous[x] = current
+                previous_bad[x] = current_bad
+    sort_columns(columns, network, nx)
+    for x in range(nx):
+        m = count[x]
+        if not clipped or m == 3:
+            out[x] = median_of_sorted_column(columns, m, x)
+        elif m >= 4:
+            # every copy of the largest difference is left out
+            top = columns[m - 1, x]
+            while m > 0 and columns[m - 1, x] == top:
+                m -= 1
+            out[x] = median_of_sorted_column(columns, m, x)
+        elif m == 2:
+            out[x] = columns[0, x]
+        else:
+            out[x] = np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _row_quiet_pixels(y, gdq, gain, readnoise, dt, n_reads_diff, iterative, rejection, three_diff_threshold,
+                      two_diff_threshold, jump, differences, count, first_median, max_ratio, quiet):
+    """Pixels of row ``y`` whose first search pass flags nothing and that carry no JUMP_DET yet.
+
+    The first pass is the one of :func:`_detect_row` (same arithmetic),
+    done difference by difference along the row; most pixels have no
+    outlier and need nothing more.
+    """
+    nints, ngroups, _, nx = gdq.shape
+    ndiff = ngroups - 1
+    for x in range(nx):
+        max_ratio[x] = -1.0
+        quiet[x] = True
+    for j in range(nints * ndiff):
+        k = j % ndiff
+        row = differences[j]
+        for x in range(nx):
+            value = row[x]
+            if value == value:
+                gain32 = np.float32(gain[y, x])
+                rn = np.float32(readnoise[y, x]) * gain32
+                sigma = _sigma(first_median[x], dt[k], n_reads_diff[k], float(rn * rn))
+                if iterative:
+                    ratio = abs(np.float32(value - first_median[x])) / sigma
+                else:
+                    ratio = abs(value - first_median[x]) / sigma
+                if ratio > max_ratio[x]:
+                    max_ratio[x] = ratio
+    for i in range(nints):
+        for k in range(ngroups):
+            for x in range(nx):
+                if gdq[i, k, y, x] & jump:
+                    quiet[x] = False
+    for x in range(nx):
+        if not iterative:
+            threshold = rejection
+        elif count[x] >= 4:
+            threshold = rejection
+        elif count[x] == 3:
+            threshold = three_diff_threshold
+        elif count[x] == 2:
+            threshold = two_diff_threshold
+        else:
+            continue  # fewer than 2 usable differences: never searched
+        if max_ratio[x] > threshold:
+            quiet[x] = False
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _detect_row(
     y, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
     two_diff_threshold, bad, jump, median_out, ncr_out,
+    network, columns, differences, count, previous, previous_bad, first_median, max_ratio, quiet,
 ):
-    """Two-point difference search for every pixel of row ``y``."""
+    """Two-point difference search for every pixel of row ``y``.
+
+    ``network`` sorts ``nints * (ngroups - 1)`` values; ``columns`` (that
+    many rows by nx), ``count``, ``previous``, ``previous_bad`` and
+    ``first_median`` (nx) are scratch space, and so are ``differences``
+    (like ``columns``), ``max_ratio`` and ``quiet`` (nx).
+    """
     nints, ngroups, _, nx = data.shape
     yd = y - row0
     ndiff = ngroups - 1
@@ -229,16 +346,43 @@ def _detect_row(
     fd = np.empty(n, dtype=np.float64)
     fa = np.empty(n, dtype=np.float64)
     scratch = np.empty(n, dtype=np.float64)
+    use_network = n <= ROW_SORT_MAX
+    if use_network:
+        _row_first_medians(y, yd, data, gdq, gain, dt, bad, mode == _MODE_ITERATIVE, network, columns,
+                           differences, count, previous, previous_bad, first_median)
+    else:
+        # Long ramps: pixel by pixel, and every pixel takes the full search.
+        for x in range(nx):
+            _first_differences(data, gdq, y, yd, x, np.float32(gain[y, x]), dt, bad, fd)
+            if mode == _MODE_ITERATIVE:
+                for j in range(n):
+                    fa[j] = abs(fd[j])
+                first_median[x] = _clipped_median(fa, n, scratch)
+            else:
+                first_median[x] = median_of_finite(fd, n, scratch)
+    if mode == _MODE_MEDIAN_ONLY:
+        for x in range(nx):
+            median_out[y, x] = first_median[x]
+        return
+    if use_network:
+        _row_quiet_pixels(y, gdq, gain, readnoise, dt, n_reads_diff, mode == _MODE_ITERATIVE, rejection,
+                          three_diff_threshold, two_diff_threshold, jump, differences, count, first_median,
+                          max_ratio, quiet)
+    else:
+        for x in range(nx):
+            quiet[x] = False
     for x in range(nx):
+        if quiet[x]:
+            if mode == _MODE_SINGLE_PASS:
+                median_out[y, x] = first_median[x]
+            ncr_out[y, x] = 0
+            continue
         gain32 = np.float32(gain[y, x])
         rn = np.float32(readnoise[y, x]) * gain32
         rn2 = float(rn * rn)
         _first_differences(data, gdq, y, yd, x, gain32, dt, bad, fd)
-        if mode == _MODE_MEDIAN_ONLY:
-            median_out[y, x] = median_of_finite(fd, n, scratch)
-            continue
         if mode == _MODE_SINGLE_PASS:
-            median = median_of_finite(fd, n, scratch)
+            median = first_median[x]
             median_out[y, x] = median
             sigma = _sigma(median, dt[0], n_reads_diff[0], rn2)
             for j in range(n):
@@ -251,7 +395,7 @@ def _detect_row(
         else:
             for j in range(n):
                 fa[j] = abs(fd[j])
-            for _ in range(n):
+            for iteration in range(n):
                 usable = 0
                 for j in range(n):
                     if fa[j] == fa[j]:
@@ -264,7 +408,7 @@ def _detect_row(
                     threshold = two_diff_threshold
                 else:
                     break
-                clipped = _clipped_median(fa, n, scratch)
+                clipped = first_median[x] if iteration == 0 else _clipped_median(fa, n, scratch)
                 sigma = _sigma(clipped, dt[0], n_reads_diff[0], rn2)
                 max_ratio = -1.0
                 for j in range(n):
@@ -299,10 +443,26 @@ def _detect_row(
 
 @njit(cache=True, nogil=True, parallel=True)
 def _detect_kernel(row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection, three_diff_threshold,
-                   two_diff_threshold, bad, jump, median_out, ncr_out):
-    for yb in prange(data.shape[2]):
-        _detect_row(row0 + yb, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection,
-                    three_diff_threshold, two_diff_threshold, bad, jump, median_out, ncr_out)
+                   two_diff_threshold, bad, jump, median_out, ncr_out, network):
+    nints, ngroups, nrows, nx = data.shape
+    # Rows go to the threads in blocks, each with its own scratch space.
+    rows_per_block = 16
+    nblocks = (nrows + rows_per_block - 1) // rows_per_block
+    for b in prange(nblocks):
+        n = nints * (ngroups - 1)
+        columns = np.empty((max(n, 1) if n <= ROW_SORT_MAX else 1, nx), dtype=np.float64)
+        differences = np.empty_like(columns)
+        count = np.empty(nx, dtype=np.int64)
+        previous = np.empty(nx, dtype=np.float32)
+        previous_bad = np.empty(nx, dtype=np.bool_)
+        first_median = np.empty(nx, dtype=np.float64)
+        max_ratio = np.empty(nx, dtype=np.float64)
+        quiet = np.empty(nx, dtype=np.bool_)
+        for yb in range(b * rows_per_block, min((b + 1) * rows_per_block, nrows)):
+            _detect_row(row0 + yb, row0, data, gdq, gain, readnoise, dt, n_reads_diff, mode, rejection,
+                        three_diff_threshold, two_diff_threshold, bad, jump, median_out, ncr_out,
+                        network, columns, differences, count, previous, previous_bad, first_median,
+                        max_ratio, quiet)
 
 
 @njit(cache=True, nogil=True)
@@ -385,17 +545,18 @@ def _neighbour_sources(row0, data, gdq, gain, readnoise, dt, n_reads_diff, media
     nints, ngroups, nrows, nx = data.shape
     for yb in prange(nrows):
         y = row0 + yb
-        for x in range(nx):
-            gain32 = np.float32(gain[y, x])
-            rn = np.float32(readnoise[y, x]) * gain32
-            rn2 = float(rn * rn)
-            for i in range(nints):
-                for k in range(ngroups - 1):
+        # Plane by plane along the row: contiguous reads, and jumps are rare.
+        for i in range(nints):
+            for k in range(ngroups - 1):
+                for x in range(nx):
                     source[i, k, y, x] = 0
                     if not (gdq[i, k + 1, y, x] & jump):
                         continue
                     if (gdq[i, k, y, x] & bad) or (gdq[i, k + 1, y, x] & bad):
                         continue
+                    gain32 = np.float32(gain[y, x])
+                    rn = np.float32(readnoise[y, x]) * gain32
+                    rn2 = float(rn * rn)
                     diff = np.float32(data[i, k + 1, yb, x] * gain32 - data[i, k, yb, x] * gain32) / dt[k]
                     ratio = abs(diff - median[y, x]) / _sigma(median[y, x], dt[k], n_reads_diff[k], rn2)
                     if low < ratio < high:
@@ -617,13 +778,15 @@ def detect_jumps(
                    f"minimum_sigclip_groups={p['minimum_sigclip_groups']} for sigma clipping")
     else:
         ncr = np.zeros(image_shape, dtype=np.int64)
+        ndiffs = nints * (ngroups - 1)
+        network = sorting_network(ndiffs if ndiffs <= ROW_SORT_MAX else 1)
         use_sigclip = uniform and not sigclip_fails
         mode = _MODE_SINGLE_PASS if min_usable_diffs >= p["min_diffs_single_pass"] else _MODE_ITERATIVE
         if use_sigclip:
             # The medians and noise still serve the neighbour and after-jump flagging.
             for row0, block in iter_row_blocks(data, 2):
                 _detect_kernel(row0, block, gdq, gain, readnoise, dt, n_reads_diff, _MODE_MEDIAN_ONLY,
-                               np.inf, np.inf, np.inf, bad, jump, median, ncr)
+                               np.inf, np.inf, np.inf, bad, jump, median, ncr, network)
                 _sigclip_kernel(row0, block, gdq, gain, dt, bad, jump, float(p["rejection_threshold"]), 5,
                                 bool(p["only_use_ints"]))
             for i in range(nints):
@@ -636,7 +799,7 @@ def detect_jumps(
             for row0, block in iter_row_blocks(data, 2):
                 _detect_kernel(row0, block, gdq, gain, readnoise, dt, n_reads_diff, mode,
                                float(p["rejection_threshold"]), float(p["four_group_rejection_threshold"]),
-                               float(p["three_group_rejection_threshold"]), bad, jump, median, ncr)
+                               float(p["three_group_rejection_threshold"]), bad, jump, median, ncr, network)
             number_crs = int(ncr.sum())
         if p["flag_4_neighbors"]:
             source = np.empty((nints, ngroups - 1, ny, nx), dtype=np.uint8)

@@ -243,6 +243,29 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
         decayed = np.zeros(nfam, dtype=np.float64)
         diffs = np.empty(max(ngroups - 1, 1), dtype=np.float64)
         jumps = np.empty(max(ngroups, 1), dtype=np.int64)
+        # The row's plain slopes (pixels without jump or saturated groups),
+        # counts of such groups and of groups above PERSAT, plane by plane
+        # along the row (contiguous, vectorisable); the rare others are
+        # done pixel by pixel in _pixel_slope.
+        diff_sum = np.zeros(nx, dtype=np.float64)
+        n_bad = np.zeros(nx, dtype=np.int64)
+        n_above = np.zeros(nx, dtype=np.int64)
+        y = yy - y0
+        if y >= 0 and y < ny:
+            for g in range(ngroups):
+                for x in range(nx):
+                    flags = gdq_int[g, y, x]
+                    n_bad[x] += (flags & jump) != 0
+                    if g > 0:
+                        if flags & sat:
+                            n_bad[x] += 1
+                        else:
+                            diff_sum[x] += np.float64(np.float32(data_int[g, y, x] - data_int[g - 1, y, x]))
+                for x in range(nx):
+                    pixel_limit = np.float64(limit[y, x])
+                    if pixel_limit != pixel_limit:
+                        pixel_limit = 1.0e7
+                    n_above[x] += data_int[g, y, x] > pixel_limit
         for xx in range(dx):
             y = yy - y0
             x = xx - x0
@@ -265,7 +288,10 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
                         for g in range(ngroups):
                             traps[k, yy, xx] -= traps[k, yy, xx] * release_group[k]
                 continue
-            grp_slope = _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs)
+            if ngroups > 1 and n_bad[x] == 0:
+                grp_slope = diff_sum[x] / (ngroups - 1)
+            else:
+                grp_slope = _pixel_slope(data_int, gdq_int, y, x, sat, jump, huge, diffs)
             pixel_limit = np.float64(limit[y, x])
             if pixel_limit != pixel_limit:
                 pixel_limit = 1.0e7  # NaN PERSAT: never reached
@@ -298,18 +324,22 @@ def _integration(data_int, gdq_int, pixeldq, traps, density, limit, limit_bad, s
             # Captures at the end of the integration, from the corrected ramp.
             sat_count = 0
             if not limit_bad[y, x]:
-                for g in range(ngroups):
-                    if data_int[g, y, x] > pixel_limit:
-                        sat_count += 1
+                if empty:
+                    sat_count = n_above[x]  # the ramp was not changed
+                else:
+                    for g in range(ngroups):
+                        if data_int[g, y, x] > pixel_limit:
+                            sat_count += 1
             dt = ngroups * tgroup + nresets * tframe - sat_count * tgroup
             dens = np.float64(density[y, x])
             if dens != dens:
                 dens = 0.0  # NaN TRAPDENSITY: no traps
             njumps = 0
-            for g in range(1, ngroups):
-                if gdq_int[g, y, x] & jump:
-                    jumps[njumps] = g
-                    njumps += 1
+            if n_bad[x] > 0 or ngroups == 1:
+                for g in range(1, ngroups):
+                    if gdq_int[g, y, x] & jump:
+                        jumps[njumps] = g
+                        njumps += 1
             for k in range(nfam):
                 tau = 1.0e10 if c1[k] == 0.0 else 1.0 / abs(c1[k])
                 filled = SCALEFACTOR * (

@@ -33,6 +33,11 @@ __all__ = [
     "optimal_weight",
     "weighted_line_sums",
     "median_of_finite",
+    "optimal_weight_table",
+    "ROW_SORT_MAX",
+    "sorting_network",
+    "sort_columns",
+    "median_of_sorted_column",
     "iter_row_blocks",
 ]
 
@@ -130,6 +135,28 @@ def optimal_weight(t, t_mid, t_scale, n_reads, power):
     else:
         shape = x**power
     return (1.0 + power) * n_reads / (1.0 + power * n_reads) * shape
+
+
+@njit(cache=True, nogil=True)
+def optimal_weight_table(max_length):
+    """Optimal weights of uniform samples, ``table[class, length, k]``.
+
+    ``class`` is :func:`power_index` of the segment's SNR, ``length`` the
+    number of samples (3 to ``max_length``) and ``k`` the sample's index in
+    the segment; the value is :func:`optimal_weight` with the segment's
+    midpoint as ``t_mid`` and ``t_scale`` and one read per sample - the same
+    arithmetic, so a fit reading the table gives the same bits as one
+    computing each weight (the power ``x**0.4`` is costly per pixel).
+    """
+    n = max(max_length, 1)
+    table = np.zeros((SNR_POWERS.size, n + 1, n), dtype=np.float64)
+    for c in range(SNR_POWERS.size):
+        power = SNR_POWERS[c]
+        for length in range(3, n + 1):
+            mid = (length - 1) / 2.0
+            for k in range(length):
+                table[c, length, k] = optimal_weight(float(k), mid, mid, 1.0, power)
+    return table
 
 
 @njit(cache=True, nogil=True)
@@ -233,6 +260,66 @@ def _select_median(a, m):
         if a[t] > lower:
             lower = a[t]
     return 0.5 * (lower + upper)
+
+
+#: The most samples per pixel that the kernels sort side by side along a row
+#: (:func:`sort_columns`); the network grows as ``n log(n)**2`` and its
+#: scratch space as ``n`` rows, so longer ramps take the median pixel by pixel.
+ROW_SORT_MAX = 256
+
+
+def sorting_network(n):
+    """Compare-exchange pairs ``(lo, hi)`` that sort ``n`` values (Batcher's odd-even merge sort).
+
+    Built for the next power of two and pruned to ``n`` inputs: a pruned
+    comparator would only meet the +inf padding, which never moves.
+    Returns an int64 array of shape (ncomparators, 2).
+    """
+    pairs = []
+    p = 1
+    while p < n:
+        k = p
+        while k >= 1:
+            for j in range(k % p, n - k, 2 * k):
+                for i in range(min(k, n - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+@njit(cache=True, nogil=True)
+def sort_columns(columns, network, nx):
+    """Sort each column ``columns[:, x]`` (x < ``nx``) in place with ``network``.
+
+    The columns are the samples of ``nx`` pixels side by side, so each
+    compare-exchange is one vectorisable pass over a row.  NaN must be
+    replaced by +inf first (``a < b`` is then a total order).
+    """
+    for c in range(network.shape[0]):
+        lo = columns[network[c, 0]]
+        hi = columns[network[c, 1]]
+        for x in range(nx):
+            a = lo[x]
+            b = hi[x]
+            lo[x] = a if a < b else b
+            hi[x] = b if a < b else a
+
+
+@njit(cache=True, nogil=True, inline="always")
+def median_of_sorted_column(columns, m, x):
+    """Median of the ``m`` smallest entries of the sorted column ``x`` (NaN if ``m == 0``).
+
+    Equals :func:`median_of_finite` of the column's values before sorting
+    when the ``m`` finite ones were kept and the others set to +inf.
+    """
+    if m == 0:
+        return np.nan
+    half = m // 2
+    if m % 2 == 1:
+        return columns[half, x]
+    return 0.5 * (columns[half - 1, x] + columns[half, x])
 
 
 def iter_row_blocks(data, row_axis, target_bytes=64 * 2**20):

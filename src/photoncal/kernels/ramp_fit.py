@@ -35,11 +35,15 @@ from numba import njit, prange
 
 from photoncal import dqflags
 from photoncal.kernels.ramp_common import (
+    ROW_SORT_MAX,
     iter_row_blocks,
     median_of_finite,
-    optimal_weight,
+    median_of_sorted_column,
+    optimal_weight_table,
+    power_index,
     segment_snr,
-    snr_power,
+    sort_columns,
+    sorting_network,
 )
 
 __all__ = [
@@ -231,6 +235,77 @@ def _count_segments_kernel(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _row_median_rates(
+    i, y, yd, data, groupdq, g0, ngroups, group_time, first_group, last_group, clear_first_jump,
+    dnu, sat, jump, use_network, network, columns, count, first_rate, previous, median_rate, diffs, scratch,
+):
+    """Median group-to-group rate of integration ``i`` for every pixel of row ``y``.
+
+    The rates are ``data / group_time`` (NaN where a group is DO_NOT_USE or
+    SATURATED); a difference into a jump group is not used.  A pixel with
+    no usable difference falls back on its first group's rate.  The
+    differences of the whole row are sorted side by side (one vectorised
+    sorting network) instead of pixel by pixel; without ``use_network``
+    (long ramps) they are taken pixel by pixel, in ``diffs`` and ``scratch``.
+    """
+    nx = groupdq.shape[3]
+    if not use_network:
+        for x in range(nx):
+            first = np.nan
+            previous_rate = np.nan
+            any_diff = False
+            for k in range(ngroups):
+                flags = groupdq[i, g0 + k, y, x]
+                if k == 0 and clear_first_jump:
+                    flags &= ~jump & 0xFF
+                if k < first_group or k > last_group:
+                    flags |= dnu
+                if flags & (dnu | sat):
+                    current = np.nan
+                else:
+                    current = float(data[i, g0 + k, yd, x]) / group_time
+                if k == 0:
+                    first = current
+                else:
+                    diffs[k - 1] = np.nan if flags & jump else current - previous_rate
+                    if diffs[k - 1] == diffs[k - 1]:
+                        any_diff = True
+                previous_rate = current
+            if not any_diff and first == first:
+                diffs[0] = first  # no usable difference: the first group's rate
+            median_rate[x] = median_of_finite(diffs, ngroups - 1, scratch)
+        return
+    for x in range(nx):
+        count[x] = 0
+    for k in range(ngroups):
+        for x in range(nx):
+            flags = groupdq[i, g0 + k, y, x]
+            if k == 0 and clear_first_jump:
+                flags &= ~jump & 0xFF
+            if k < first_group or k > last_group:
+                flags |= dnu
+            if flags & (dnu | sat):
+                current = np.nan
+            else:
+                current = float(data[i, g0 + k, yd, x]) / group_time
+            if k == 0:
+                first_rate[x] = current
+            else:
+                diff = np.nan if flags & jump else current - previous[x]
+                usable = diff == diff
+                columns[k - 1, x] = diff if usable else np.inf
+                count[x] += usable
+            previous[x] = current
+    for x in range(nx):
+        if count[x] == 0 and first_rate[x] == first_rate[x]:
+            columns[0, x] = first_rate[x]
+            count[x] = 1
+    sort_columns(columns, network, nx)
+    for x in range(nx):
+        median_rate[x] = median_of_sorted_column(columns, count[x], x)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _fit_row(
     y, row0,
     data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
@@ -240,18 +315,29 @@ def _fit_row(
     rate, rate_dq, rate_vp, rate_vr, rate_err,
     ints, ints_dq, ints_vp, ints_vr, ints_err,
     save_opt, o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_pedestal, o_crmag,
+    weight_table, use_network, network, columns, count, first_rate, previous, median_rates, diffs, scratch,
 ):
-    """Fit every pixel of row ``y``; ``data`` holds the rows from ``row0`` on."""
+    """Fit every pixel of row ``y``; ``data`` holds the rows from ``row0`` on.
+
+    ``weight_table`` is :func:`optimal_weight_table`, ``network`` the
+    sorting network of ``ngroups - 1`` values (used with ``use_network``);
+    ``columns`` (ngroups - 1, nx), ``count``, ``first_rate``, ``previous``
+    (nx), ``median_rates`` (nints, nx), ``diffs`` and ``scratch``
+    (ngroups) are scratch space.
+    """
     nints, _, ny, nx = groupdq.shape
     yd = y - row0
     one_group_time = (nframes + 1.0) * frame_time / 2.0
     invalid = dnu | sat
     not_pers = ~persistence & 0xFF
     n_all = nints * ngroups
+    if ngroups > 1:
+        for i in range(nints):
+            _row_median_rates(i, y, yd, data, groupdq, g0, ngroups, group_time, first_group, last_group,
+                              clear_first_jump, dnu, sat, jump, use_network, network, columns, count,
+                              first_rate, previous, median_rates[i], diffs, scratch)
     d = np.empty(n_all, dtype=np.float64)
     g = np.empty(n_all, dtype=np.uint8)
-    diffs = np.empty(max(ngroups, 1), dtype=np.float64)
-    scratch = np.empty(max(ngroups, 1), dtype=np.float64)
     seg_start = np.empty(nints * (ngroups + 1), dtype=np.int64)
     seg_len = np.empty(nints * (ngroups + 1), dtype=np.int64)
     nseg = np.zeros(nints, dtype=np.int64)
@@ -292,9 +378,6 @@ def _fit_row(
             any_pers = False
             has_chargeloss[i] = False
             ncr = 0
-            previous = 0.0
-            first_rate = 0.0
-            any_diff = False
             for k in range(ngroups):
                 flags = groupdq[i, g0 + k, y, x]
                 if k == 0 and clear_first_jump:
@@ -318,25 +401,12 @@ def _fit_row(
                     any_pers = True
                 if flags & chargeloss:
                     has_chargeloss[i] = True
-                # Rates of the groups (NaN if unusable) and their differences;
-                # a difference into a jump group is not used.
-                current = np.nan if flags & dnu else value / group_time
-                if k == 0:
-                    first_rate = current
-                else:
-                    if flags & jump:
-                        diffs[k - 1] = np.nan
-                    else:
-                        diffs[k - 1] = current - previous
-                        if diffs[k - 1] == diffs[k - 1]:
-                            any_diff = True
                 if flags & jump:
                     any_jump = True
                     if save_opt and k > 0:
                         if ncr < o_crmag.shape[1]:
                             o_crmag[i, ncr, y, x] = value - d[base + k - 1]
                         ncr += 1
-                previous = current
             is_0th[i] = False
             is_zframe[i] = False
             suppressed = suppress_one_group and n_usable == 1
@@ -381,9 +451,7 @@ def _fit_row(
             elif suppressed:
                 int_rate = np.nan
             else:
-                if not any_diff and first_rate == first_rate:
-                    diffs[0] = first_rate
-                int_rate = median_of_finite(diffs, ngroups - 1, scratch)
+                int_rate = median_rates[i, x]
             if int_rate != int_rate and ngroups > 1:
                 int_rate = 0.0
             rate_total += int_rate
@@ -448,22 +516,23 @@ def _fit_row(
                         slope = (d1 - d0) / group_time
                         var_p = poisson_rate / (group_time * pixel_gain)
                         shape_r = 2.0 / (group_time * group_time * pixel_gain * pixel_gain)
-                        sigslope = math.sqrt(2.0) * rn_e
-                        second = start + 1.0
-                        yint = d1 * (1.0 - second) + d0 * second
-                        sigyint = sigslope
+                        if save_opt:
+                            sigslope = math.sqrt(2.0) * rn_e
+                            second = start + 1.0
+                            yint = d1 * (1.0 - second) + d0 * second
+                            sigyint = sigslope
                     else:
                         d_first = d[base + start]
                         d_last = d[base + start + length - 1]
-                        power = snr_power(segment_snr((d_last - d_first) * pixel_gain, rn_e))
-                        mid = (length - 1) / 2.0
+                        weights = weight_table[power_index(segment_snr((d_last - d_first) * pixel_gain, rn_e)),
+                                               length]
                         sumw = 0.0
                         sumx = 0.0
                         sumxx = 0.0
                         sumy = 0.0
                         sumxy = 0.0
                         for k in range(length):
-                            w = optimal_weight(float(k), mid, mid, 1.0, power)
+                            w = weights[k]
                             xval = float(start + k)
                             value = d[base + start + k]
                             if value != value:
@@ -475,10 +544,11 @@ def _fit_row(
                             sumxy += w * xval * value
                         den = sumw * sumxx - sumx * sumx
                         slope = (sumw * sumxy - sumx * sumy) / den / group_time
-                        # The weights proper carry 1/R**2; it cancels in the slope.
-                        sigslope = rn_e * math.sqrt(sumw / den)
-                        yint = (sumxx * sumy - sumx * sumxy) / den
-                        sigyint = rn_e * math.sqrt(sumxx / den)
+                        if save_opt:
+                            # The weights proper carry 1/R**2; it cancels in the slope.
+                            sigslope = rn_e * math.sqrt(sumw / den)
+                            yint = (sumxx * sumy - sumx * sumxy) / den
+                            sigyint = rn_e * math.sqrt(sumxx / den)
                         var_p = poisson_rate / (group_time * pixel_gain * (length - 1.0))
                         n3 = float(length) ** 3 - length
                         shape_r = 12.0 / (n3 * group_time * group_time * pixel_gain * pixel_gain)
@@ -611,16 +681,33 @@ def _fit_kernel(
     rate, rate_dq, rate_vp, rate_vr, rate_err,
     ints, ints_dq, ints_vp, ints_vr, ints_err,
     save_opt, o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_pedestal, o_crmag,
+    weight_table, network,
 ):
-    for yb in prange(data.shape[2]):
-        _fit_row(
-            row0 + yb, row0, data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe, use_zeroframe,
-        frame_time, group_time, nframes, pedestal_time, first_group, last_group, clear_first_jump,
-        suppress_one_group, weight_by_total, dnu, sat, jump, persistence, no_gain, chargeloss,
-        rate, rate_dq, rate_vp, rate_vr, rate_err,
-        ints, ints_dq, ints_vp, ints_vr, ints_err,
-        save_opt, o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_pedestal, o_crmag,
-        )
+    nints, nrows, nx = data.shape[0], data.shape[2], data.shape[3]
+    use_network = ngroups - 1 <= ROW_SORT_MAX
+    # Rows go to the threads in blocks, each with its own scratch space.
+    rows_per_block = 16
+    nblocks = (nrows + rows_per_block - 1) // rows_per_block
+    for b in prange(nblocks):
+        columns = np.empty((max(ngroups - 1, 1) if use_network else 1, nx), dtype=np.float64)
+        diffs = np.empty(max(ngroups, 1), dtype=np.float64)
+        scratch = np.empty(max(ngroups, 1), dtype=np.float64)
+        count = np.empty(nx, dtype=np.int64)
+        first_rate = np.empty(nx, dtype=np.float64)
+        previous = np.empty(nx, dtype=np.float64)
+        median_rates = np.empty((nints, nx), dtype=np.float64)
+        for yb in range(b * rows_per_block, min((b + 1) * rows_per_block, nrows)):
+            _fit_row(
+                row0 + yb, row0, data, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark_current, zeroframe,
+                use_zeroframe, frame_time, group_time, nframes, pedestal_time, first_group, last_group,
+                clear_first_jump, suppress_one_group, weight_by_total, dnu, sat, jump, persistence, no_gain,
+                chargeloss,
+                rate, rate_dq, rate_vp, rate_vr, rate_err,
+                ints, ints_dq, ints_vp, ints_vr, ints_err,
+                save_opt, o_slope, o_sigslope, o_vp, o_vr, o_yint, o_sigyint, o_weights, o_pedestal, o_crmag,
+                weight_table, use_network, network, columns, count, first_rate, previous, median_rates,
+                diffs, scratch,
+            )
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -838,6 +925,8 @@ def fit_ramps(
         dummy3 = np.zeros((1, 1, 1), dtype=np.float32)
         opt_arrays = (dummy4,) * 7 + (dummy3, dummy4)
 
+    weight_table = optimal_weight_table(ngroups)
+    network = sorting_network(max(ngroups - 1, 1) if ngroups - 1 <= ROW_SORT_MAX else 1)
     for row0, block in iter_row_blocks(data, 2):
         _fit_kernel(
             row0, block, groupdq, g0, ngroups, pixeldq, gain, readnoise, dark, zeroframe, use_zeroframe,
@@ -847,7 +936,7 @@ def fit_ramps(
             int(flags.no_gain_value), int(flags.chargeloss),
             rate.data, rate.dq, rate.var_poisson, rate.var_rnoise, rate.err,
             rateints.data, rateints.dq, rateints.var_poisson, rateints.var_rnoise, rateints.err,
-            bool(save_opt), *opt_arrays,
+            bool(save_opt), *opt_arrays, weight_table, network,
         )
     for product in (rate, rateints):
         _apply_nan_contract(product.data, product.dq, product.var_poisson, product.var_rnoise,

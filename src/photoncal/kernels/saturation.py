@@ -177,6 +177,31 @@ def _or_where(plane, mask, flag):
                 plane[y, x] |= flag
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _is_partially_saturated(plane, thisdq, nextdq, thresh, dilution, no_check, sat, satdnu, y, x):
+    """Saturated inside a frame-averaged group: the next group is SATURATED,
+    this one is not (nor DO_NOT_USE), and its average reaches the diluted
+    threshold.  The cheap flag tests come first: most pixels fail them."""
+    if (nextdq[y, x] & sat) == 0 or (thisdq[y, x] & satdnu) != 0:
+        return False
+    d = 1.0 if no_check[y, x] else dilution
+    return plane[y, x] >= thresh[y, x] * d
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _count_partial_saturation(plane, thisdq, nextdq, thresh, dilution, no_check, sat, dnu):
+    """Number of pixels :func:`_partial_saturation` would mark (no array allocated)."""
+    ny, nx = plane.shape
+    satdnu = sat | dnu
+    per_row = np.zeros(ny, dtype=np.int64)
+    for y in prange(ny):
+        n = 0
+        for x in range(nx):
+            n += _is_partially_saturated(plane, thisdq, nextdq, thresh, dilution, no_check, sat, satdnu, y, x)
+        per_row[y] = n
+    return per_row.sum()
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def _partial_saturation(plane, thisdq, nextdq, thresh, dilution, no_check, sat, dnu):
     """Candidates that saturated inside a frame-averaged group (before growth)."""
@@ -185,20 +210,15 @@ def _partial_saturation(plane, thisdq, nextdq, thresh, dilution, no_check, sat, 
     satdnu = sat | dnu
     for y in prange(ny):
         for x in range(nx):
-            d = 1.0 if no_check[y, x] else dilution
-            if (
-                plane[y, x] >= thresh[y, x] * d
-                and (thisdq[y, x] & satdnu) == 0
-                and (nextdq[y, x] & sat) != 0
-            ):
+            if _is_partially_saturated(plane, thisdq, nextdq, thresh, dilution, no_check, sat, satdnu, y, x):
                 out[y, x] = 1
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _second_group_check(d0, d1, dq2, dq3, thresh, bias, has_bias, mean_first, last_third, n_second, sat, dnu):
     ny, nx = d0.shape
-    for y in range(ny):
+    for y in prange(ny):
         for x in range(nx):
             if (dq3[y, x] & sat) == 0 or (dq2[y, x] & sat) != 0:
                 continue
@@ -371,11 +391,10 @@ def flag_saturation(
                 dilution = float(np.mean(frames)) / float(frames[-1])
                 if dilution == 1.0:
                     continue
-                cand = _partial_saturation(
-                    data_int[g], gdq_int[g], gdq_int[g + 1], thresh, dilution, no_check, sat, dnu
-                )
-                if not cand.any():
+                args = (data_int[g], gdq_int[g], gdq_int[g + 1], thresh, dilution, no_check, sat, dnu)
+                if _count_partial_saturation(*args) == 0:
                     continue  # the usual case: no group saturated within its frames
+                cand = _partial_saturation(*args)
                 if n_pix_grow_sat > 0:
                     cand = box_dilate(cand, n_pix_grow_sat)
                 _or_where(gdq_int[g], cand, dnu)
