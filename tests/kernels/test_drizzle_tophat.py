@@ -24,29 +24,11 @@ import numpy as np
 import pytest
 
 from photoncal.kernels.drizzle import Drizzle, drizzle_add
+from photoncal.sim.analytic import affine_pixmap, rotation
 
 REFERENCE_FILE = pathlib.Path(__file__).parent / "data" / "drizzle_tophat_reference.npz"
 IN_SHAPE = (24, 28)
 OUT_SHAPE = (32, 36)
-
-
-def affine_pixmap(shape, matrix, offset, distortion=0.0):
-    """Output (x, y) = matrix @ (x, y) + offset, plus an optional quadratic distortion."""
-    ny, nx = shape
-    y, x = np.indices(shape, dtype=np.float64)
-    xo = matrix[0][0] * x + matrix[0][1] * y + offset[0]
-    yo = matrix[1][0] * x + matrix[1][1] * y + offset[1]
-    if distortion:
-        u = (x - nx / 2) / nx
-        v = (y - ny / 2) / ny
-        xo = xo + distortion * nx * (u * u - 0.3 * u * v)
-        yo = yo + distortion * ny * (0.5 * v * v + 0.4 * u * v)
-    return np.dstack([xo, yo])
-
-
-def rotation(deg, scale=1.0):
-    t = np.deg2rad(deg)
-    return [[scale * np.cos(t), -scale * np.sin(t)], [scale * np.sin(t), scale * np.cos(t)]]
 
 
 MAPS = {

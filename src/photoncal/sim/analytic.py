@@ -85,3 +85,27 @@ def gaussian_stars(shape, x, y, flux, sigma):
         fy = 0.5 * np.diff(erf((ye - ys) / s2))
         img[j0:j1, i0:i1] += f * np.outer(fy, fx)
     return img
+
+
+def affine_pixmap(shape, matrix, offset, distortion=0.0):
+    """A drizzle pixel map: output ``(x, y) = matrix @ (x, y) + offset`` for each input pixel.
+
+    ``distortion`` adds a smooth quadratic term (in units of the image size).
+    Returns an array of shape ``shape + (2,)``.
+    """
+    ny, nx = shape
+    y, x = np.indices(shape, dtype=np.float64)
+    xo = matrix[0][0] * x + matrix[0][1] * y + offset[0]
+    yo = matrix[1][0] * x + matrix[1][1] * y + offset[1]
+    if distortion:
+        u = (x - nx / 2) / nx
+        v = (y - ny / 2) / ny
+        xo = xo + distortion * nx * (u * u - 0.3 * u * v)
+        yo = yo + distortion * ny * (0.5 * v * v + 0.4 * u * v)
+    return np.dstack([xo, yo])
+
+
+def rotation(deg, scale=1.0):
+    """The 2x2 matrix of a rotation by ``deg`` degrees and a scale."""
+    t = np.deg2rad(deg)
+    return [[scale * np.cos(t), -scale * np.sin(t)], [scale * np.sin(t), scale * np.cos(t)]]
