@@ -30,6 +30,7 @@ def test_demo_runs_every_stage_and_meets_the_truth(private_cache, capsys):
     rate, crs, cat = result["rate"], result["cosmic_rays"], result["catalog"]
     assert rate["pixels"] > 1_000_000
     assert abs(rate["median_relative_error"]) < 0.01
+    assert abs(rate["mean_difference"]) < 5e-4 and 0 < rate["mean_difference_error"] < 1e-4  # DN/s, sky ~0.08
     assert 0.95 < rate["normalized_scatter"] < 1.1
     assert crs["n_above_10_sigma"] > 1000 and crs["found_fraction"] > 0.99
     assert cat["n_truth"] >= 30 and cat["completeness"] >= 0.9

@@ -50,11 +50,18 @@ class RateAccuracy:
         Median of (measured - true) / true.
     normalized_scatter : float
         Robust standard deviation of (measured - true) / ERR; 1 for honest errors.
+    mean_difference, mean_difference_error : float
+        Mean of (measured - true) (DN/s) and its standard error.  At low
+        counts the median relative error is pulled below zero by the skew of
+        Poisson noise (a Poisson variable's median is below its mean); the
+        mean difference is the unbiased test of bias there.
     """
 
     n_pixels: int
     median_relative_error: float
     normalized_scatter: float
+    mean_difference: float = float("nan")
+    mean_difference_error: float = float("nan")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -102,10 +109,13 @@ def rate_accuracy(data, err, dq, truth, *, rate=None) -> RateAccuracy:
     sigma = np.asarray(err, dtype=np.float64)[mask]
     if measured.size == 0:
         return RateAccuracy(0, float("nan"), float("nan"))
+    difference = measured - expected
     return RateAccuracy(
         n_pixels=int(measured.size),
-        median_relative_error=float(np.median((measured - expected) / expected)),
-        normalized_scatter=robust_std((measured - expected) / sigma),
+        median_relative_error=float(np.median(difference / expected)),
+        normalized_scatter=robust_std(difference / sigma),
+        mean_difference=float(difference.mean()),
+        mean_difference_error=float(difference.std() / np.sqrt(difference.size)),
     )
 
 
