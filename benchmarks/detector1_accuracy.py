@@ -18,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 
@@ -28,7 +29,7 @@ from _stage1_common import prepare_exposure
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", help="where exposures and references go (default: a temporary directory)")
+    parser.add_argument("--workdir", help="where exposures and references go, kept (default: a temporary directory, removed)")
     parser.add_argument("--subarray", default="FULL")
     parser.add_argument("--readpatt", default="MEDIUM8")
     parser.add_argument("--ngroups", type=int, default=10)
@@ -57,7 +58,7 @@ def main() -> None:
                                                 np.asarray(ref_to_science_subarray(gain, rate)["data"]),
                                                 np.asarray(ref_to_science_subarray(readnoise, rate)["data"]))
     print(f"{args.subarray} {args.readpatt} {args.ngroups} groups, {rate.data.size} pixels, "
-          f"pipeline {elapsed:.1f} s (workdir {workdir})")
+          f"pipeline {elapsed:.1f} s")
     print(f"count rates: {accuracy.n_pixels} clean pixels, median relative error "
           f"{accuracy.median_relative_error:+.2e}, mean (rate - truth) {accuracy.mean_difference:+.2e} "
           f"+- {accuracy.mean_difference_error:.1e} DN/s, robust scatter of (rate - truth)/ERR "
@@ -73,6 +74,8 @@ def main() -> None:
     false_jumps = np.count_nonzero(((gdq[:, 1:] & jump) != 0) & usable)
     print(f"false jumps without cosmic rays: {false_jumps} of {int(usable.sum())} usable group differences "
           f"= {false_jumps / usable.sum():.2e} per difference")
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

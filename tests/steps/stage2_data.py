@@ -13,8 +13,10 @@ VAR_RNOISE from the rate, gain and read noise; the uncal header.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -37,8 +39,10 @@ def load():
 
 @functools.lru_cache(maxsize=None)
 def workdir() -> Path:
-    """A private directory for the session (references, simulated files)."""
-    return Path(tempfile.mkdtemp(prefix="photoncal_stage2_"))
+    """A private directory for the session (references, simulated files), removed at exit."""
+    path = Path(tempfile.mkdtemp(prefix="photoncal_stage2_"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def reference_dir() -> str:
