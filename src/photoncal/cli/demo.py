@@ -25,7 +25,7 @@ from collections import Counter
 
 import numpy as np
 
-from photoncal.fileio import atomic_write_text
+from photoncal.fileio import atomic_write, atomic_write_text
 
 __all__ = ["add_arguments", "run", "run_demo", "run_roman_demo", "DemoResult"]
 
@@ -80,9 +80,8 @@ def _write_astrometric_catalog(truth_catalog, path):
 
     truth = Table.read(truth_catalog, format="ascii.ecsv")
     stars = truth[np.asarray(truth["type"]).astype(str) == "point"]
-    Table({"RA": np.asarray(stars["ra"], dtype=np.float64),
-           "DEC": np.asarray(stars["dec"], dtype=np.float64)}).write(path, format="ascii.ecsv", overwrite=True)
-    return path
+    table = Table({"RA": np.asarray(stars["ra"], dtype=np.float64), "DEC": np.asarray(stars["dec"], dtype=np.float64)})
+    return atomic_write(path, lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True))
 
 
 def _footprint_of(i2d, margin=5):
