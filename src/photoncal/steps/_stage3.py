@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import weakref
 
-__all__ = ["open_container", "store_member", "working_directory", "asn_id_of", "model_name",
+__all__ = ["STARFINDER_SPEC", "starfinder_options", "open_container", "store_member", "working_directory", "asn_id_of", "model_name",
            "is_on_disk", "group_ids", "shared_pixmaps"]
 
 
@@ -150,3 +150,41 @@ def shared_pixmaps(container):
         finally:
             if outermost:
                 shutil.rmtree(used, ignore_errors=True)
+
+
+#: Source-finder options tweakreg and source_catalog both take (spec lines);
+#: the general options and ``npixels``, whose defaults differ, stay in each step.
+STARFINDER_SPEC = """
+        connectivity = option(4, 8, default=8)  # pixel connectivity
+        nlevels = integer(default=32)  # multi-thresholding levels for deblending
+        contrast = float(default=0.001)  # flux fraction a deblended source must have
+        multithresh_mode = option('exponential', 'linear', 'sinh', default='exponential')  # multi-thresholding mode
+        localbkg_width = integer(default=0)  # width of the local background annulus
+        apermask_method = option('correct', 'mask', 'none', default='correct')  # neighbouring-source handling
+        kron_params = float_list(min=2, max=3, default=None)  # Kron aperture parameters
+        deblend = boolean(default=True)  # deblend sources
+
+        # DAOStarFinder and IRAFStarFinder options (starfinder 'dao' or 'iraf')
+        minsep_fwhm = float(default=0.0)  # minimum separation between sources, in FWHM
+        sigma_radius = float(default=1.5)  # truncation radius of the Gaussian kernel, in sigma
+        sharplo = float(default=0.5)  # lower bound on sharpness
+        sharphi = float(default=2.0)  # upper bound on sharpness
+        roundlo = float(default=0.0)  # lower bound on roundness
+        roundhi = float(default=0.2)  # upper bound on roundness
+        brightest = integer(default=200)  # keep the brightest sources
+        peakmax = float(default=None)  # reject sources with pixel values >= peakmax
+"""
+
+#: The parameters :func:`starfinder_options` passes on to the source finder.
+STARFINDER_PARAMETERS = (
+    "starfinder", "snr_threshold", "kernel_fwhm", "bkg_boxsize", "npixels", "connectivity", "nlevels", "contrast",
+    "multithresh_mode", "localbkg_width", "apermask_method", "kron_params", "deblend", "minsep_fwhm",
+    "sigma_radius", "sharplo", "sharphi", "roundlo", "roundhi", "brightest", "peakmax",
+)
+
+
+def starfinder_options(step) -> dict:
+    """The step's source-finder parameters as keyword arguments of the kernels."""
+    options = {name: getattr(step, name) for name in STARFINDER_PARAMETERS}
+    options["connectivity"] = int(options["connectivity"])
+    return options

@@ -25,6 +25,8 @@ import numpy as np
 
 from photoncal.stpipe import Step
 
+from ._stage3 import STARFINDER_SPEC, starfinder_options
+
 __all__ = ["SourceCatalogStep"]
 
 
@@ -47,26 +49,9 @@ class SourceCatalogStep(Step):
         bkg_boxsize = integer(default=1000)  # background mesh box size in pixels
         kernel_fwhm = float(default=2.0)  # Gaussian kernel FWHM in pixels
 
-        # DAOStarFinder and IRAFStarFinder options (starfinder 'dao' or 'iraf')
-        minsep_fwhm = float(default=0.0)  # minimum separation between sources, in FWHM
-        sigma_radius = float(default=1.5)  # truncation radius of the Gaussian kernel, in sigma
-        sharplo = float(default=0.5)  # lower bound on sharpness
-        sharphi = float(default=2.0)  # upper bound on sharpness
-        roundlo = float(default=0.0)  # lower bound on roundness
-        roundhi = float(default=0.2)  # upper bound on roundness
-        brightest = integer(default=200)  # keep the brightest sources
-        peakmax = float(default=None)  # reject sources with pixel values >= peakmax
-
         # SourceFinder and SourceCatalog options (starfinder 'segmentation')
         npixels = integer(default=25)  # minimum number of connected pixels
-        connectivity = option(4, 8, default=8)  # pixel connectivity
-        nlevels = integer(default=32)  # multi-thresholding levels for deblending
-        contrast = float(default=0.001)  # flux fraction a deblended source must have
-        multithresh_mode = option('exponential', 'linear', 'sinh', default='exponential')  # multi-thresholding mode
-        localbkg_width = integer(default=0)  # width of the local background annulus
-        apermask_method = option('correct', 'mask', 'none', default='correct')  # neighbouring-source handling
-        kron_params = float_list(min=2, max=3, default=None)  # Kron aperture parameters
-        deblend = boolean(default=True)  # deblend sources
+""" + STARFINDER_SPEC + """
     """
 
     reference_file_types = ["apcorr", "abvegaoffset"]
@@ -100,14 +85,8 @@ class SourceCatalogStep(Step):
         ref_pixel = (wi.crpix1 - 1.0, wi.crpix2 - 1.0) if wi.crpix1 is not None and wi.crpix2 is not None else None
         catalog, segm = sc.make_source_catalog(
             model.data * np.float32(to_jy), err * np.float32(to_jy), wcs=model.meta.wcs,
-            coverage_mask=coverage, snr_threshold=self.snr_threshold, kernel_fwhm=self.kernel_fwhm,
-            bkg_boxsize=self.bkg_boxsize, starfinder=self.starfinder, npixels=self.npixels,
-            connectivity=int(self.connectivity), nlevels=self.nlevels, contrast=self.contrast,
-            multithresh_mode=self.multithresh_mode, localbkg_width=self.localbkg_width,
-            apermask_method=self.apermask_method, kron_params=self.kron_params, deblend=self.deblend,
-            minsep_fwhm=self.minsep_fwhm, sigma_radius=self.sigma_radius, sharplo=self.sharplo,
-            sharphi=self.sharphi, roundlo=self.roundlo, roundhi=self.roundhi, brightest=self.brightest,
-            peakmax=self.peakmax, aperture_params=aperture_params, abvega_offset=abvega_offset,
+            coverage_mask=coverage, **starfinder_options(self), aperture_params=aperture_params,
+            abvega_offset=abvega_offset,
             ci_star_thresholds=(self.ci1_star_threshold, self.ci2_star_threshold), ref_pixel=ref_pixel,
         )
         if catalog is None or len(catalog) == 0:

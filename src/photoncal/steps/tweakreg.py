@@ -31,6 +31,8 @@ import os
 
 from photoncal.stpipe import Step
 
+from ._stage3 import STARFINDER_SPEC, starfinder_options
+
 __all__ = ["TweakRegStep", "ONLINE_CATALOGS"]
 
 #: Astrometric catalogs the established step fetches from a web service.
@@ -54,26 +56,9 @@ class TweakRegStep(Step):
         kernel_fwhm = float(default=2.5)  # Gaussian kernel FWHM in pixels
         bkg_boxsize = integer(default=400)  # background mesh box size in pixels
 
-        # DAOStarFinder and IRAFStarFinder options (starfinder 'dao' or 'iraf')
-        minsep_fwhm = float(default=0.0)  # minimum separation between sources, in FWHM
-        sigma_radius = float(default=1.5)  # truncation radius of the Gaussian kernel, in sigma
-        sharplo = float(default=0.5)  # lower bound on sharpness
-        sharphi = float(default=2.0)  # upper bound on sharpness
-        roundlo = float(default=0.0)  # lower bound on roundness
-        roundhi = float(default=0.2)  # upper bound on roundness
-        brightest = integer(default=200)  # keep the brightest sources
-        peakmax = float(default=None)  # reject sources with pixel values >= peakmax
-
         # SourceFinder and SourceCatalog options (starfinder 'segmentation')
         npixels = integer(default=10)  # minimum number of connected pixels
-        connectivity = option(4, 8, default=8)  # pixel connectivity
-        nlevels = integer(default=32)  # multi-thresholding levels for deblending
-        contrast = float(default=0.001)  # flux fraction a deblended source must have
-        multithresh_mode = option('exponential', 'linear', 'sinh', default='exponential')  # multi-thresholding mode
-        localbkg_width = integer(default=0)  # width of the local background annulus
-        apermask_method = option('correct', 'mask', 'none', default='correct')  # neighbouring-source handling
-        kron_params = float_list(min=2, max=3, default=None)  # Kron aperture parameters
-        deblend = boolean(default=True)  # deblend sources
+""" + STARFINDER_SPEC + """
 
         # alignment options
         enforce_user_order = boolean(default=False)  # align images in the user's order
@@ -244,16 +229,7 @@ class TweakRegStep(Step):
     def _find_sources(self, model):
         from photoncal.kernels.starfind import find_sources
 
-        return find_sources(
-            model.data, dq=model.dq, error=model.err, snr_threshold=self.snr_threshold,
-            kernel_fwhm=self.kernel_fwhm, bkg_boxsize=self.bkg_boxsize, starfinder=self.starfinder,
-            minsep_fwhm=self.minsep_fwhm, sigma_radius=self.sigma_radius, sharplo=self.sharplo,
-            sharphi=self.sharphi, roundlo=self.roundlo, roundhi=self.roundhi, brightest=self.brightest,
-            peakmax=self.peakmax, npixels=self.npixels, connectivity=int(self.connectivity),
-            nlevels=self.nlevels, contrast=self.contrast, multithresh_mode=self.multithresh_mode,
-            localbkg_width=self.localbkg_width, apermask_method=self.apermask_method,
-            kron_params=self.kron_params, deblend=self.deblend,
-        )
+        return find_sources(model.data, dq=model.dq, error=model.err, **starfinder_options(self))
 
     def _write_catalog(self, catalog, filename):
         fmt = {"ecsv": "ascii.ecsv", "fits": "fits"}.get(str(self.catalog_format).lower())
