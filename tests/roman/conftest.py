@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 SIZE = 248
-
-
-@pytest.fixture(scope="session")
-def roman_cache(tmp_path_factory):
-    """A private photoncal cache (default reference directory) for the session."""
-    path = tmp_path_factory.mktemp("photoncal_cache")
-    old = os.environ.get("PHOTONCAL_CACHE")
-    os.environ["PHOTONCAL_CACHE"] = str(path)
-    yield path
-    if old is None:
-        os.environ.pop("PHOTONCAL_CACHE", None)
-    else:
-        os.environ["PHOTONCAL_CACHE"] = old
 
 
 def star_scene(ra, dec, n=40, seed=11, radius=11.0, mag_range=(19.5, 21.5)):
@@ -45,7 +30,7 @@ def star_scene(ra, dec, n=40, seed=11, radius=11.0, mag_range=(19.5, 21.5)):
 
 
 @pytest.fixture(scope="session")
-def calibrated(roman_cache, tmp_path_factory):
+def calibrated(photoncal_cache, tmp_path_factory):
     """One simulated exposure (pointing error, bright stars, many cosmic rays) run through the pipeline
     with tweakreg against the truth catalog."""
     from astropy.table import Table

@@ -179,7 +179,7 @@ def test_we_read_their_image_and_references(tmp_path):
         assert opened.meta.reftype == model.meta.reftype
 
 
-def test_reference_set_valid_for_roman_datamodels(roman_cache):
+def test_reference_set_valid_for_roman_datamodels(photoncal_cache):
     rd = pytest.importorskip("roman_datamodels.datamodels")
     from photoncal.sim.roman import ensure_roman_reference_set
 

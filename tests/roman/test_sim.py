@@ -52,7 +52,7 @@ def test_linearity_references_undo_the_simulated_nonlinearity():
         np.testing.assert_allclose(back, linear, atol=0.5)
 
 
-def test_noiseless_bright_exposure_calibrates_exactly(roman_cache, tmp_path):
+def test_noiseless_bright_exposure_calibrates_exactly(photoncal_cache, tmp_path):
     """With no noise or cosmic rays, a bright sky comes back through every step to 1e-3."""
     from photoncal.roman.pipeline import ExposurePipeline
 
@@ -75,7 +75,7 @@ def test_truth_file_round_trip(calibrated):
     assert truth.true_pointing["ra_ref"] != truth.commanded["ra_ref"]
 
 
-def test_demo_function(roman_cache, tmp_path):
+def test_demo_function(photoncal_cache, tmp_path):
     out = sr.simulate_and_calibrate_roman(size=248, output_dir=tmp_path, seed=4, sky_rate=12.0)
     for key in ("uncal", "cal", "cat", "segm", "wcs"):
         assert out[key] and __import__("os").path.exists(out[key]), key

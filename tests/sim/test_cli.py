@@ -13,7 +13,7 @@ def _run(argv):
     return simulate.run(parser.parse_args(argv))
 
 
-def test_single_exposure(tmp_path, capsys, sim_cache):
+def test_single_exposure(tmp_path, capsys, photoncal_cache):
     code = _run(["--detector", "NRCB1", "--subarray", "SUB64P", "--ngroups", "3", "--seed", "4",
                  "--effects", "noiseless", "--without", "ipc", "--no-references", "-o", str(tmp_path)])
     assert code == 0

@@ -14,7 +14,7 @@ from photoncal.sim.instruments import get_detector
 
 
 @pytest.fixture(scope="module")
-def dither(tmp_path_factory, sim_cache):
+def dither(tmp_path_factory, photoncal_cache):
     out = tmp_path_factory.mktemp("dither")
     return simulate_dither_set(3, detectors=["NRCA1", "NRCA3"], subarray="SUB160", ngroups=3,
                                effects=Effects(cosmic_rays=True), pointing_error=0.08,

@@ -20,7 +20,7 @@ def _md5(path):
 
 
 @pytest.fixture(scope="module")
-def nircam_exposure(tmp_path_factory, sim_cache):
+def nircam_exposure(tmp_path_factory, photoncal_cache):
     out = tmp_path_factory.mktemp("nircam")
     return simulate_exposure("NIRCAM", "NRCB3", "SUB160", "BRIGHT2", ngroups=4, nints=2, seed=21,
                              output_dir=out, program=4321, observation=7, visit=2, exposure=3,

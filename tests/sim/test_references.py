@@ -229,7 +229,7 @@ def test_full_frame_references_cover_subarrays(tmp_path):
             assert hdul["SCI"].data.shape[-2:] == (128, 136)
 
 
-def test_reference_selection_finds_the_set(tmp_path, sim_cache):
+def test_reference_selection_finds_the_set(tmp_path, photoncal_cache):
     """The files the simulation assumed are the ones reference selection finds."""
     references = pytest.importorskip("photoncal.stpipe.references")
     from photoncal.sim import simulate_exposure

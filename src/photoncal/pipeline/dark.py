@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from photoncal.steps.dq_init import DQInitStep
-from photoncal.steps.firstframe import FirstFrameStep
-from photoncal.steps.group_scale import GroupScaleStep
-from photoncal.steps.ipc import IPCStep
-from photoncal.steps.lastframe import LastFrameStep
-from photoncal.steps.linearity import LinearityStep
-from photoncal.steps.persistence import PersistenceStep
-from photoncal.steps.refpix import RefPixStep
-from photoncal.steps.reset import ResetStep
-from photoncal.steps.rscd import RscdStep
-from photoncal.steps.saturation import SaturationStep
-from photoncal.steps.superbias import SuperBiasStep
 from photoncal.stpipe import Pipeline
 
-from .detector1 import MIRI_STEPS, NIR_STEPS
+from .detector1 import MIRI_STEPS, NIR_STEPS, Detector1Pipeline
 from ._stage1 import open_stage1_ramp
 
 __all__ = ["DarkPipeline"]
@@ -40,20 +28,9 @@ class DarkPipeline(Pipeline):
     spec = """
         suffix = string(default='dark')  # output file suffix
     """
-    step_defs = {
-        "group_scale": GroupScaleStep,
-        "dq_init": DQInitStep,
-        "saturation": SaturationStep,
-        "ipc": IPCStep,
-        "superbias": SuperBiasStep,
-        "refpix": RefPixStep,
-        "firstframe": FirstFrameStep,
-        "lastframe": LastFrameStep,
-        "reset": ResetStep,
-        "linearity": LinearityStep,
-        "rscd": RscdStep,
-        "persistence": PersistenceStep,
-    }
+    # calwebb_detector1's steps before dark_current, in either step order
+    step_defs = {name: cls for name, cls in Detector1Pipeline.step_defs.items()
+                 if name in _before_dark(NIR_STEPS) + _before_dark(MIRI_STEPS)}
 
     def process(self, step_input):
         self.log.info("Starting calwebb_dark ...")
