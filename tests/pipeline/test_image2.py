@@ -1,18 +1,13 @@
 """calwebb_image2 end to end on simulated rate exposures: products, names, truth, associations."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from photoncal import datamodels
 
-_spec = importlib.util.spec_from_file_location("_s2d", Path(__file__).parents[1] / "steps" / "stage2_data.py")
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-data = _mod.load()
+import stage2_data as data  # tests/steps, on pytest's pythonpath
 
 
 def _separation_mas(ra1, dec1, ra2, dec2):

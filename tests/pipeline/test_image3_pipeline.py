@@ -1,6 +1,5 @@
 """calwebb_image3 end to end on a simulated dither set with a known truth."""
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -14,11 +13,7 @@ from photoncal import datamodels
 from photoncal.dqflags import pixel
 from photoncal.pipeline.image3 import Image3Pipeline
 
-_spec = importlib.util.spec_from_file_location(
-    "_s3d", Path(__file__).parents[1] / "steps" / "stage3_data.py")
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-S3 = _mod.load()
+import stage3_data as S3  # tests/steps, on pytest's pythonpath
 
 
 @pytest.fixture(scope="module")

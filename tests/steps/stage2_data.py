@@ -1,8 +1,8 @@
 """Simulated stage-2 inputs with a known truth, shared by the stage-2 tests.
 
-Load it with :func:`load` (test modules run under ``--import-mode=importlib``
-and cannot import siblings); the module object is cached in ``sys.modules``
-so every test file shares one set of simulated exposures and references.
+Tests import it as ``stage2_data`` (``tests/steps`` is on pytest's
+``pythonpath``), so every test file shares one set of simulated exposures
+and references.
 
 ``rate_exposure(...)`` is what a perfect stage 1 would return for a
 simulated exposure: SCI = the truth rate (DN/s, flat applied, IPC
@@ -15,26 +15,11 @@ from __future__ import annotations
 
 import atexit
 import functools
-import importlib.util
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-
-NAME = "photoncal_stage2_test_data"
-
-
-def load():
-    """This module, imported once per session."""
-    module = sys.modules.get(NAME)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(NAME, Path(__file__))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[NAME] = module
-        spec.loader.exec_module(module)
-    return module
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,8 +1,7 @@
 """Simulated stage-3 inputs (calibrated dithered exposures with a truth), shared by the stage-3 tests.
 
-Load it with :func:`load` (test modules run under ``--import-mode=importlib``
-and cannot import siblings); the module is cached in ``sys.modules`` so every
-test file of a session shares the simulated sets.  Tests that change files
+Tests import it as ``stage3_data`` (``tests/steps`` is on pytest's
+``pythonpath``), so every test file of a session shares the simulated sets.  Tests that change files
 work on a :func:`copy_set` of a set.
 """
 
@@ -10,29 +9,15 @@ from __future__ import annotations
 
 import atexit
 import functools
-import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-NAME = "photoncal_stage3_test_data"
 
 #: The default test set: 4 dithered NIRCam SUB640 exposures (pointing errors up to 0.1").
 DEFAULT = {"n_exposures": 4, "subarray": "SUB640", "pointing_error": 0.1, "cosmic_rays": 40,
            "n_stars": 70, "n_galaxies": 15, "seed": 11}
-
-
-def load():
-    """This module, imported once per session."""
-    module = sys.modules.get(NAME)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(NAME, Path(__file__))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[NAME] = module
-        spec.loader.exec_module(module)
-    return module
 
 
 @functools.lru_cache(maxsize=None)

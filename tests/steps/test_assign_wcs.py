@@ -1,15 +1,10 @@
 """assign_wcs on simulated exposures: positions against the truth, SIP, provenance."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_spec = importlib.util.spec_from_file_location("_s2d", Path(__file__).with_name("stage2_data.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-data = _mod.load()
+import stage2_data as data  # tests/steps, on pytest's pythonpath
 
 
 def _separation_mas(ra1, dec1, ra2, dec2):

@@ -1,7 +1,5 @@
 """flat_field: truth recovery on simulated data, analytic propagation, DQ rules, provenance."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,10 +7,8 @@ import pytest
 from photoncal import datamodels
 from photoncal.dqflags import pixel
 
-_spec = importlib.util.spec_from_file_location("_s2d", Path(__file__).with_name("stage2_data.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-data = _mod.load()
+import stage2_data as data  # tests/steps, on pytest's pythonpath
+
 
 DNU = pixel["DO_NOT_USE"]
 NFF = pixel["NO_FLAT_FIELD"]

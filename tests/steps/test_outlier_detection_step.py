@@ -1,6 +1,5 @@
 """OutlierDetectionStep: unflagged cosmic rays in simulated dithered exposures."""
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -13,10 +12,7 @@ from photoncal.dqflags import pixel
 from photoncal.steps.outlier_detection import OutlierDetectionStep
 from photoncal.steps.tweakreg import TweakRegStep
 
-_spec = importlib.util.spec_from_file_location("_s3d", Path(__file__).with_name("stage3_data.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-S3 = _mod.load()
+import stage3_data as S3  # tests/steps, on pytest's pythonpath
 
 
 @pytest.fixture(scope="module")

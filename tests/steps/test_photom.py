@@ -1,17 +1,12 @@
 """photom: truth surface brightness and fluxes, row selection, area, inverse."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from photoncal import datamodels
 
-_spec = importlib.util.spec_from_file_location("_s2d", Path(__file__).with_name("stage2_data.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-data = _mod.load()
+import stage2_data as data  # tests/steps, on pytest's pythonpath
 
 
 def _flat_then_photom(model, **kwargs):

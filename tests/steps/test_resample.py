@@ -1,6 +1,5 @@
 """resample / ResampleData: parity with the drizzle package, flux, grid parameters, products."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +8,8 @@ import pytest
 from photoncal import datamodels
 from photoncal.dqflags import pixel
 
-_spec = importlib.util.spec_from_file_location("_s2d", Path(__file__).with_name("stage2_data.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-data = _mod.load()
+import stage2_data as data  # tests/steps, on pytest's pythonpath
+
 
 KERNELS = ["square", "point", "turbo", "gaussian", "lanczos2", "lanczos3"]
 BAD = pixel["DO_NOT_USE"] | pixel["NON_SCIENCE"]

@@ -1,7 +1,6 @@
 """SkyMatchStep on simulated dithered exposures with injected sky offsets."""
 
 import copy
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +9,7 @@ import pytest
 from photoncal import datamodels
 from photoncal.steps.skymatch import SkyMatchStep
 
-_spec = importlib.util.spec_from_file_location("_s3d", Path(__file__).with_name("stage3_data.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-S3 = _mod.load()
+import stage3_data as S3  # tests/steps, on pytest's pythonpath
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
 """SourceCatalogStep on a resampled simulated exposure."""
 
-import importlib.util
 import os
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -13,10 +11,7 @@ from photoncal import datamodels
 from photoncal.steps.resample import ResampleStep
 from photoncal.steps.source_catalog import SourceCatalogStep
 
-_spec = importlib.util.spec_from_file_location("_s3d", Path(__file__).with_name("stage3_data.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-S3 = _mod.load()
+import stage3_data as S3  # tests/steps, on pytest's pythonpath
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """TweakRegStep on simulated dithered exposures with known pointing errors."""
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -11,10 +10,7 @@ from astropy.table import Table
 from photoncal import datamodels
 from photoncal.steps.tweakreg import TweakRegStep
 
-_spec = importlib.util.spec_from_file_location("_s3d", Path(__file__).with_name("stage3_data.py"))
-_mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mod)
-S3 = _mod.load()
+import stage3_data as S3  # tests/steps, on pytest's pythonpath
 
 
 @pytest.fixture(scope="module")
