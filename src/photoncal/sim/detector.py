@@ -36,6 +36,7 @@ from photoncal.sim.instruments import (
 __all__ = [
     "REFERENCE_SEED",
     "DetectorProperties",
+    "expand_about_zero",
     "detector_properties",
     "ipc_deconvolution_kernel",
     "TRAP_FAMILIES",
@@ -87,6 +88,24 @@ def ipc_deconvolution_kernel(forward: np.ndarray, size: int = 3) -> np.ndarray:
         for i in range(size):
             out[j, i] = inverse[(j - h) % n, (i - h) % n]
     return out / out.sum()
+
+
+def expand_about_zero(coeffs, offset) -> np.ndarray:
+    """Coefficients ``c'`` with ``sum c'_j x**j = sum c_i (x - offset)**i`` (per pixel), float32.
+
+    ``coeffs`` is (n, ny, nx), ``offset`` (ny, nx): a linearity polynomial of
+    the signal above the bias re-expanded in powers of the raw value.
+    """
+    from math import comb
+
+    c = np.asarray(coeffs, dtype=np.float64)
+    shift = -np.asarray(offset, dtype=np.float64)
+    out = np.zeros_like(c)
+    n = c.shape[0]
+    for j in range(n):
+        for i in range(j, n):
+            out[j] += c[i] * comb(i, j) * shift ** (i - j)
+    return out.astype(np.float32)
 
 
 class DetectorProperties:
@@ -305,16 +324,7 @@ class DetectorProperties:
         coeffs = self.linearity_signal
         if not self.info.is_miri:
             return coeffs
-        from math import comb
-
-        c = coeffs.astype(np.float64)
-        bias = self.superbias.astype(np.float64)
-        out = np.zeros_like(c)
-        n = c.shape[0]
-        for j in range(n):
-            for i in range(j, n):
-                out[j] += c[i] * comb(i, j) * (-bias) ** (i - j)
-        return out.astype(np.float32)
+        return expand_about_zero(coeffs, self.superbias)
 
     @cached_property
     def linearity_signal(self) -> np.ndarray:

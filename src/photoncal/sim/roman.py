@@ -330,16 +330,9 @@ def linearity_raw(props):
     ``sum c_i (raw - bias)**i``; re-expanded, ``sum c'_j raw**j`` applies to
     the raw data the Roman steps correct (no bias subtraction before it).
     """
-    from math import comb
+    from photoncal.sim.detector import expand_about_zero
 
-    c = props.linearity_signal.astype(np.float64)
-    bias = props.superbias.astype(np.float64)
-    out = np.zeros_like(c)
-    n = c.shape[0]
-    for j in range(n):
-        for i in range(j, n):
-            out[j] += c[i] * comb(i, j) * (-bias) ** (i - j)
-    return out.astype(np.float32)
+    return expand_about_zero(props.linearity_signal, props.superbias)
 
 
 def _inverse_linearity(coeffs, bias, saturation):
