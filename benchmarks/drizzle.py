@@ -19,7 +19,6 @@ kernel is timed without a C reference.
 
 import argparse
 import os
-import resource
 import sys
 import time
 import warnings
@@ -31,6 +30,11 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, _HERE)  # only for the shared timing helpers
+from _drizzle_timing import band_times, best_time, machine_load, peak_rss_mib  # noqa: E402
+
+sys.path.remove(_HERE)
 
 from photoncal.kernels.blot import blot_image  # noqa: E402
 from photoncal.kernels.drizzle import Drizzle  # noqa: E402
@@ -45,18 +49,6 @@ except ImportError:  # the reference package is optional
     SUPPORTED_DRIZZLE_KERNELS = ()
 
 
-def machine_load():
-    """Load averages and the CPU pressure (share of time some task waited for a CPU)."""
-    text = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    try:
-        with open("/proc/pressure/cpu") as f:
-            some = f.readline().split()
-        text += " | cpu pressure " + " ".join(some[1:3])
-    except OSError:
-        pass
-    return text
-
-
 def own_scale_pixmap(n, angle_deg=0.05, shift=(0.37, 0.21)):
     y, x = np.indices((n, n), dtype=np.float64)
     t = np.deg2rad(angle_deg)
@@ -66,56 +58,10 @@ def own_scale_pixmap(n, angle_deg=0.05, shift=(0.37, 0.21)):
     return np.dstack([xo, yo])
 
 
-def best_time(func, repeat):
-    """Best wall-clock time of ``repeat`` runs (and that run's CPU time)."""
-    best = (np.inf, np.inf)
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        func()
-        best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
-    return best
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def band_split_estimate(data, weights, pixmap, nbands, repeat):
-    """CPU time of each output-row band of the square kernel, run one after another.
-
-    On a machine too busy for a clean multi-threaded timing this estimates
-    the wall-clock time on idle cores: serial set-up + the slowest band.
-    """
-    from photoncal.kernels import drizzle as drizzle_module
-    from photoncal.kernels import drizzle_kernels as kernels
-    from photoncal.kernels.drizzle_geometry import scan_image
-
+    """Print the square kernel's band-split estimate of the time on ``nbands`` idle cores."""
     n = data.shape[0]
-    best = {}
-    for _ in range(repeat):
-        c0 = time.process_time()
-        ok, *box = kernels.valid_section(pixmap, 0, n - 1, 0, n - 1)
-        scan = scan_image(pixmap, (n, n), *box)
-        with drizzle_module._ThreadCount(1):
-            lo, hi = kernels.footprint_row_bounds(pixmap, scan.row_first, scan.row_last, True, 0.0, 1.0)
-        bands = drizzle_module._output_bands(scan.row_first, scan.row_last, lo, hi, n, nbands)
-        setup = time.process_time() - c0
-        out = np.full((n, n), np.nan, np.float32)
-        wht = np.zeros((n, n), np.float32)
-        ctx = np.zeros((n, n), np.int32)
-        none2 = np.zeros((0, 1, 1), np.float32)
-        nodq = np.zeros((1, 1), np.uint32)
-        band_times = []
-        for b in range(len(bands) - 1):
-            c0 = time.process_time()
-            kernels._square_band(data, weights, True, pixmap, out, wht, ctx, True, np.int32(1), none2, none2,
-                                 nodq, nodq, False, scan.row_first, scan.row_last, lo, hi, bands[b],
-                                 bands[b + 1], np.float32(1), np.float32(1), 1.0)
-            band_times.append(time.process_time() - c0)
-        for key, value in (("setup", setup), ("slowest", max(band_times)), ("total", sum(band_times))):
-            best[key] = min(best.get(key, np.inf), value)
-    estimate = best["setup"] + best["slowest"]
+    estimate, best = band_times(data, weights, pixmap, (n, n), nbands, repeat)
     print(f"square, {nbands} bands run one by one: set-up {best['setup']:.3f} s CPU, band work "
           f"{best['total']:.3f} s, slowest band {best['slowest']:.3f} s -> on {nbands} idle cores "
           f"~{estimate:.3f} s ({n * n / 1e6 / estimate:.1f} Mpix/s)")
@@ -200,7 +146,7 @@ def main():
         for _ in range(args.repeat):
             for name, func in variants:
                 numba.set_num_threads(args.threads if name == "C" else name)
-                best[name] = min(best[name], best_time(func, 1))
+                best[name] = min(best[name], best_time(func, 1)[:2])
         numba.set_num_threads(args.threads)
         reference_seconds = best["C"][0] if "C" in best else None
         for name, _ in variants:
@@ -268,7 +214,7 @@ def main():
             return w
 
         a, b = tan_wcs(n / 2, 0.0), tan_wcs(n / 2 + 3.3, 0.05)
-        seconds, _ = best_time(lambda: calc_pixmap(a, b), 1)
+        seconds, _, _ = best_time(lambda: calc_pixmap(a, b), 1)
         print(f"calc_pixmap (gwcs TAN, {n}x{n}): {seconds:.3f} s, {mpix / seconds:.2f} Mpix/s")
     except ImportError:
         pass

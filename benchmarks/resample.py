@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
-import time
 import warnings
 
 # keep benchmarks/ off the path so that "import drizzle" finds the package, not benchmarks/drizzle.py
@@ -38,66 +36,17 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, _HERE)  # only for the shared timing helpers
+from _drizzle_timing import band_times, best_time, peak_rss_mib  # noqa: E402
+
+sys.path.remove(_HERE)
+
 try:
     import drizzle  # noqa: E402
     from drizzle.resample import Drizzle as ReferenceDrizzle  # noqa: E402
 except ImportError:  # optional: only for the comparison
     drizzle = None
     ReferenceDrizzle = None
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def best_time(func, repeat):
-    """Best wall-clock time of ``repeat`` runs, the CPU time of that run, and its result."""
-    best = (np.inf, np.inf)
-    out = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        out = func()
-        best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
-    return best[0], best[1], out
-
-
-def band_split_estimate(data, weights, pixmap, out_shape, nbands, repeat):
-    """Square kernel's output-row bands run one after another (CPU seconds).
-
-    On a machine too busy for a clean multi-threaded timing, set-up plus the
-    slowest band estimates the wall-clock time on ``nbands`` idle cores (as
-    benchmarks/drizzle.py does; uses the drizzle module's internals).
-    """
-    from photoncal.kernels import drizzle as drizzle_module
-    from photoncal.kernels import drizzle_kernels as kernels
-    from photoncal.kernels.drizzle_geometry import scan_image
-
-    ny, nx = data.shape
-    best = {}
-    for _ in range(repeat):
-        c0 = time.process_time()
-        ok, *box = kernels.valid_section(pixmap, 0, nx - 1, 0, ny - 1)
-        scan = scan_image(pixmap, out_shape, *box)
-        with drizzle_module._ThreadCount(1):
-            lo, hi = kernels.footprint_row_bounds(pixmap, scan.row_first, scan.row_last, True, 0.0, 1.0)
-        bands = drizzle_module._output_bands(scan.row_first, scan.row_last, lo, hi, out_shape[0], nbands)
-        setup = time.process_time() - c0
-        out = np.full(out_shape, np.nan, np.float32)
-        wht = np.zeros(out_shape, np.float32)
-        ctx = np.zeros(out_shape, np.int32)
-        none2 = np.zeros((0, 1, 1), np.float32)
-        nodq = np.zeros((1, 1), np.uint32)
-        band_times = []
-        for b in range(len(bands) - 1):
-            c0 = time.process_time()
-            kernels._square_band(data, weights, True, pixmap, out, wht, ctx, True, np.int32(1), none2, none2,
-                                 nodq, nodq, False, scan.row_first, scan.row_last, lo, hi, bands[b],
-                                 bands[b + 1], np.float32(1), np.float32(1), 1.0)
-            band_times.append(time.process_time() - c0)
-        for key, value in (("setup", setup), ("slowest", max(band_times)), ("total", sum(band_times))):
-            best[key] = min(best.get(key, np.inf), value)
-    return best["setup"] + best["slowest"], best
 
 
 def full_frame_cal(size=2048, seed=0):
@@ -211,7 +160,7 @@ def main():
 
     if len(threads) > 1:
         try:
-            estimate, parts = band_split_estimate(data, weight, pixmap, out_shape, threads[-1], args.repeat)
+            estimate, parts = band_times(data, weight, pixmap, out_shape, threads[-1], args.repeat)
             line = (f"{'square drizzle, %d bands one by one (cpu)' % threads[-1]:46s} set-up {parts['setup']:.3f} s"
                     f" + slowest band {parts['slowest']:.3f} s (all bands {parts['total']:.3f} s) -> "
                     f"~{estimate:.3f} s on {threads[-1]} idle cores")
