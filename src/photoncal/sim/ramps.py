@@ -458,7 +458,9 @@ def _simulate_kernel(
             frame_lam = pixel_rate * frame_time
             # Charge of variance f * mean (f < 1: IPC-coupled charge) is drawn as
             # Poisson counts of size f: draw_lam = frame_lam / f counts per frame.
-            fano = charge_variance[0, 0] if charge_variance.size == 1 else charge_variance[y, x]
+            fano = 1.0
+            if poisson:
+                fano = charge_variance[0, 0] if charge_variance.size == 1 else charge_variance[y, x]
             draw_lam = frame_lam / fano
             # One table per pixel: every single-frame interval has the same mean.
             # Narrow distributions get an alias table (fastest draws), wide ones
