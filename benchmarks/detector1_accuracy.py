@@ -8,7 +8,8 @@ reference set and prints what issue 5 asks of a known truth:
 * count-rate bias (median relative error on clean pixels) and error honesty
   (robust scatter of (rate - truth) / ERR),
 * the fraction of cosmic rays above 10 sigma flagged,
-* false jumps per usable group difference on the exposure without cosmic rays.
+* false jumps per usable group difference on the exposure without cosmic rays,
+  and for comparison the same jump algorithm on ideal ramps at that sky level.
 
 Usage::
 
@@ -52,11 +53,11 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     accuracy = evaluate.rate_accuracy(rate.data, rate.err, rate.dq, truth)
     jump = dqflags.pixel["JUMP_DET"]
-    with datamodels.open(rate.meta.ref_file.gain.name) as gain, \
-            datamodels.open(rate.meta.ref_file.readnoise.name) as readnoise:
-        recovery = evaluate.cosmic_ray_recovery((rate.dq & jump) != 0, truth,
-                                                np.asarray(ref_to_science_subarray(gain, rate)["data"]),
-                                                np.asarray(ref_to_science_subarray(readnoise, rate)["data"]))
+    with datamodels.open(rate.meta.ref_file.gain.name) as gain_model, \
+            datamodels.open(rate.meta.ref_file.readnoise.name) as readnoise_model:
+        gain = np.asarray(ref_to_science_subarray(gain_model, rate)["data"])
+        readnoise = np.asarray(ref_to_science_subarray(readnoise_model, rate)["data"])
+    recovery = evaluate.cosmic_ray_recovery((rate.dq & jump) != 0, truth, gain, readnoise)
     print(f"{args.subarray} {args.readpatt} {args.ngroups} groups, {rate.data.size} pixels, "
           f"pipeline {elapsed:.1f} s")
     print(f"count rates: {accuracy.n_pixels} clean pixels, median relative error "
@@ -74,8 +75,37 @@ def main() -> None:
     false_jumps = np.count_nonzero(((gdq[:, 1:] & jump) != 0) & usable)
     print(f"false jumps without cosmic rays: {false_jumps} of {int(usable.sum())} usable group differences "
           f"= {false_jumps / usable.sum():.2e} per difference")
+    ideal_false_jump_rate(ramp, truth, gain, readnoise)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def ideal_false_jump_rate(ramp, truth, gain, readnoise, size=700):
+    """False jumps of the same jump algorithm on ideal ramps at this exposure's sky level.
+
+    Ramps of the median clean-pixel rate with only Poisson and read noise
+    (the median gain and read noise, the exposure's read pattern, integer
+    DN as on board) show how many false jumps the two-point difference
+    method itself gives there, without any detector effect.
+    """
+    from photoncal import dqflags
+    from photoncal.kernels.jump import detect_jumps
+    from photoncal.sim.ramps import jwst_read_pattern, simulate_ramps
+
+    exposure = ramp.meta.exposure
+    sky = float(np.median(truth.rate[truth.rate > 0]))
+    g, rn = float(np.median(gain)), float(np.median(readnoise))
+    pattern = jwst_read_pattern(exposure.nframes, exposure.groupgap, exposure.ngroups)
+    sim = simulate_ramps(np.full((size, size), sky * g), frame_time=exposure.frame_time, read_pattern=pattern,
+                         gain=g, read_noise=rn / np.sqrt(2.0), bias=np.full((size, size), 1000.0), seed=5)
+    data = np.rint(sim.data) - np.float32(1000.0)
+    result = detect_jumps(data, np.zeros(data.shape, np.uint8), np.zeros((size, size), np.uint32),
+                          np.full((size, size), g, np.float32), np.full((size, size), rn, np.float32),
+                          nframes=exposure.nframes, group_time=exposure.group_time)
+    flagged = np.count_nonzero(result.groupdq[:, 1:] & dqflags.pixel["JUMP_DET"])
+    total = result.groupdq[:, 1:].size
+    print(f"same jump algorithm on ideal ramps at {sky:.3g} DN/s (Poisson + read noise only): "
+          f"{flagged} of {total} = {flagged / total:.2e} per difference")
 
 
 if __name__ == "__main__":

@@ -254,7 +254,7 @@ def accuracy_report(inputs, out, *, absolute=True, steps=None):
          "dist_mas": float(dist[k])} for k in worst]
     print(f"catalog: {len(cat)} sources; {acc.n_truth} truth sources above 10 sigma "
           f"({acc.flux_limit_jy * 1e9:.1f} nJy) on the mosaic, {acc.completeness:.1%} found; "
-          f"point sources matched: RMS {acc.astrometric_rms_mas:.2f} mas, "
+          f"{acc.n_isolated} point sources matched (no other source within 1\"): RMS {acc.astrometric_rms_mas:.2f} mas, "
           f"flux ratio {acc.flux_ratio_median:.4f} +- {acc.flux_ratio_scatter:.4f}")
     iso = report["isolated_stars"]
     print(f"isolated stars (>1.5\" from any other source, n={iso['n']}): position median "

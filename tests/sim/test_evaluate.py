@@ -73,3 +73,23 @@ def test_catalog_accuracy_against_a_shifted_catalog():
     assert result.astrometric_rms_mas == pytest.approx(2.0, rel=1e-3)
     assert result.flux_ratio_median == pytest.approx(1.02)
     assert result.flux_ratio_scatter == pytest.approx(0.0, abs=1e-9)
+    # found sources with no other truth source within 1"
+    offsets = np.hypot((ra[:, None] - ra[None]) * np.cos(np.radians(27.0)), dec[:, None] - dec[None]) * 3600
+    np.fill_diagonal(offsets, np.inf)
+    assert 0 < result.n_isolated == np.count_nonzero(found & (offsets.min(axis=1) >= 1.0)) < n - 1
+
+
+def test_catalog_accuracy_leaves_blends_out_of_astrometry():
+    # two stars 0.5" apart are measured as one blended centroid between them
+    ra = np.array([53.0, 53.0, 53.0 + 5.0 / 3600])
+    dec = np.array([-27.0, -27.0 + 0.5 / 3600, -27.0])
+    truth = Table({"ra": ra, "dec": dec, "flux": [1e-6, 1e-6, 1e-6], "type": ["point"] * 3})
+    measured_dec = np.array([-27.0 + 0.08 / 3600, -27.0 + 0.001 / 3600])
+    catalog = Table({"sky_centroid": SkyCoord(ra[[0, 2]] * u.deg, measured_dec * u.deg),
+                     "aper_total_flux": [2e-6, 1e-6], "aper_total_flux_err": [1e-9, 1e-9]})
+    result = evaluate.catalog_accuracy(catalog, truth)
+    assert result.n_isolated == 1
+    assert result.astrometric_rms_mas == pytest.approx(1.0, rel=1e-3)
+    assert result.flux_ratio_median == pytest.approx(1.0)
+    blended = evaluate.catalog_accuracy(catalog, truth, isolation=0.1)
+    assert blended.n_isolated == 2 and blended.astrometric_rms_mas > 50

@@ -72,6 +72,27 @@ def test_group_variance_matches_poisson_plus_read_noise():
     assert abs(sim4.data.std() / (rn / 2.0) - 1.0) < 0.03
 
 
+@pytest.mark.parametrize("lam", [1.8, 300.0])
+def test_charge_variance_scales_the_noise_not_the_mean(lam):
+    # IPC-coupled charge: mean sum(k r), variance sum(k**2 r) = f * mean.  Both
+    # the table sampler (small means) and the grouped Gaussian draw (large
+    # means) must keep the mean and scale the variance of a group difference
+    # (4 reads averaged: var = 0.6875 * f * mean for single-frame increments).
+    f = 0.9
+    pattern = [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]
+    sim = simulate_ramps(np.full((300, 300), lam), frame_time=1.0, read_pattern=pattern, charge_variance=f, seed=3)
+    unit = simulate_ramps(np.full((300, 300), lam), frame_time=1.0, read_pattern=pattern, seed=3)
+    diffs = np.diff(sim.data[0].astype(np.float64), axis=0)
+    n = diffs.size
+    assert abs(diffs.mean() / (4 * lam) - 1.0) < 5 * np.sqrt(0.6875 * f / (4 * lam * n))
+    assert abs(diffs.var() / (0.6875 * f * 4 * lam) - 1.0) < 5 * np.sqrt(2.0 / n)
+    unit_var = np.diff(unit.data[0].astype(np.float64), axis=0).var()
+    assert abs(unit_var / (0.6875 * 4 * lam) - 1.0) < 5 * np.sqrt(2.0 / n)
+    # charge_variance=1 is the plain Poisson simulation, number for number
+    same = simulate_ramps(np.full((300, 300), lam), frame_time=1.0, read_pattern=pattern, charge_variance=1.0, seed=3)
+    np.testing.assert_array_equal(same.data, unit.data)
+
+
 def test_same_numbers_whatever_the_thread_count():
     kwargs = dict(frame_time=3.0, read_pattern=jwst_read_pattern(2, 1, 5), gain=1.5,
                   read_noise=3.0, nints=2, seed=1234,
@@ -157,6 +178,8 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="cosmic_rays y"):
         simulate_ramps(np.ones((2, 2)), frame_time=1.0, read_pattern=pattern,
                        cosmic_rays=[(0, 1, 5, 0, 10.0)])
+    with pytest.raises(ValueError, match="charge_variance must be finite and > 0"):
+        simulate_ramps(np.ones((2, 2)), frame_time=1.0, read_pattern=pattern, charge_variance=0.0)
 
 
 def test_per_pixel_planes_on_a_single_row():

@@ -253,7 +253,8 @@ def format_summary(result: DemoResult, output_dir: str) -> str:
                      "(too few sources for alignment? see the pipeline log)")
     elif cat:
         lines.append(f"Catalog: {100 * cat['completeness']:.1f} % of {cat['n_truth']} truth sources above "
-                     f"10 sigma found; point sources: astrometric RMS {cat['astrometric_rms_mas']:.2f} mas, "
+                     f"10 sigma found; {cat['n_isolated']} isolated point sources: astrometric RMS "
+                     f"{cat['astrometric_rms_mas']:.2f} mas, "
                      f"flux ratio {cat['flux_ratio_median']:.4f} +- {cat['flux_ratio_scatter']:.4f}")
     else:
         lines.append("Catalog: no stage-3 catalog was produced")

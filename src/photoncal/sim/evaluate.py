@@ -247,17 +247,20 @@ class CatalogAccuracy:
         Truth sources inside the image and brighter than the 10-sigma limit.
     completeness : float
         Fraction of those matched.
+    n_isolated : int
+        Matched point sources with no other truth source within the
+        isolation radius: the astrometry and photometry sample.
     astrometric_rms_mas : float
-        RMS separation of matched point sources (mas).
+        RMS separation of those isolated point sources (mas).
     flux_ratio_median, flux_ratio_scatter : float
-        Median and robust scatter of measured / true flux for matched point
-        sources above the limit.
+        Median and robust scatter of measured / true flux for them.
     flux_limit_jy : float
         The 10-sigma flux limit used.
     """
 
     n_truth: int
     completeness: float
+    n_isolated: int
     astrometric_rms_mas: float
     flux_ratio_median: float
     flux_ratio_scatter: float
@@ -268,7 +271,7 @@ class CatalogAccuracy:
 
 
 def catalog_accuracy(catalog, truth_catalog, *, footprint=None, match_radius=0.1, nsigma=10.0,
-                     flux_column="aper_total_flux") -> CatalogAccuracy:
+                     flux_column="aper_total_flux", isolation=1.0) -> CatalogAccuracy:
     """Match a ``_cat`` table to the truth catalog on the sky.
 
     Parameters
@@ -287,6 +290,12 @@ def catalog_accuracy(catalog, truth_catalog, *, footprint=None, match_radius=0.1
     nsigma : float
         Significance of the limit: ``nsigma`` times the catalog's median flux
         error (its typical source's noise).
+    flux_column : str
+        The catalog's flux column (Jy).
+    isolation : float
+        Arcsec: point sources with another truth source (of any flux) closer
+        than this are left out of the astrometry and photometry; a blend's
+        centroid and aperture flux measure the pair, not the star.
     """
     from astropy import units as u
     from astropy.coordinates import SkyCoord
@@ -304,7 +313,7 @@ def catalog_accuracy(catalog, truth_catalog, *, footprint=None, match_radius=0.1
     inside = np.ones(t_ra.size, dtype=bool) if footprint is None else np.asarray(footprint(t_ra, t_dec))
     wanted = inside & (t_flux >= limit)
     if not wanted.any() or not ok.any():
-        return CatalogAccuracy(int(wanted.sum()), float("nan"), float("nan"), float("nan"),
+        return CatalogAccuracy(int(wanted.sum()), float("nan"), 0, float("nan"), float("nan"),
                                float("nan"), limit)
     truth_sky = SkyCoord(t_ra[wanted] * u.deg, t_dec[wanted] * u.deg)
     measured_sky = SkyCoord(sky.ra[ok], sky.dec[ok])
@@ -315,12 +324,15 @@ def catalog_accuracy(catalog, truth_catalog, *, footprint=None, match_radius=0.1
         r_eff = np.nan_to_num(np.asarray(_value(truth_catalog["r_eff"]), dtype=np.float64)[wanted])
         radius = np.maximum(match_radius, 0.5 * r_eff)
     matched = separation.arcsec <= radius
-    point = t_point[wanted] & matched
+    all_sky = SkyCoord(t_ra * u.deg, t_dec * u.deg)
+    _, neighbour, _ = truth_sky.match_to_catalog_sky(all_sky, nthneighbor=2)
+    point = t_point[wanted] & matched & (neighbour.arcsec >= isolation)
     sep_mas = separation.to_value(u.mas)[point]
     ratio = flux[ok][index[point]] / t_flux[wanted][point]
     return CatalogAccuracy(
         n_truth=int(wanted.sum()),
         completeness=float(matched.mean()),
+        n_isolated=int(point.sum()),
         astrometric_rms_mas=float(np.sqrt(np.mean(sep_mas**2))) if sep_mas.size else float("nan"),
         flux_ratio_median=float(np.median(ratio)) if ratio.size else float("nan"),
         flux_ratio_scatter=robust_std(ratio),

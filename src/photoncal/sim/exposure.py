@@ -415,11 +415,17 @@ def simulate_arrays(setup: ExposureSetup, keep_ramp: bool = False) -> SimulatedE
     rate_e = (rate + dark_dn) * gain
     rate_ipc = None
     ipc_kernel = None
+    charge_variance = None
     if eff.ipc:
         ipc_kernel = props.ipc_forward
+        # IPC couples the collected (noisy) charge: a pixel sees sum(k q) of
+        # independent Poisson q, mean sum(k r) and variance sum(k**2 r).
+        coupled_variance = _ipc_convolve(np.maximum(rate_e, 0.0), np.square(ipc_kernel), refmask)
         rate_e = _ipc_convolve(rate_e, ipc_kernel, refmask)
         rate_ipc = (rate_e / gain - dark_dn).astype(np.float32)
         rate_ipc[refmask] = 0.0
+        charge_variance = np.ones_like(rate_e)
+        np.divide(coupled_variance, rate_e, out=charge_variance, where=(rate_e > 0) & (coupled_variance > 0))
     rate_e = np.maximum(rate_e, 0.0)
 
     # -- ramps --------------------------------------------------------------
@@ -439,7 +445,7 @@ def simulate_arrays(setup: ExposureSetup, keep_ramp: bool = False) -> SimulatedE
         cosmic_rays=None if cosmic is None or cosmic.size == 0 else np.stack(
             [cosmic["integration"], cosmic["frame"], cosmic["y"], cosmic["x"], cosmic["electrons"]],
             axis=1).astype(np.float64),
-        poisson=eff.poisson, seed=_component_seed(setup.seed, "ramps"),
+        poisson=eff.poisson, seed=_component_seed(setup.seed, "ramps"), charge_variance=charge_variance,
     )
     data = sim.data
     if cosmic is not None and cosmic.size:

@@ -433,6 +433,7 @@ def _simulate_kernel(
     cr_frame,
     cr_electrons,
     poisson,
+    charge_variance,
     seed,
 ):
     nints, ngroups, ny, nx = out.shape
@@ -455,18 +456,24 @@ def _simulate_kernel(
             pixel_bias = bias[0, 0] if bias.size == 1 else bias[y, x]
             sigma_read = read_noise[0, 0] if read_noise.size == 1 else read_noise[y, x]
             frame_lam = pixel_rate * frame_time
+            # Charge of variance f * mean (f < 1: IPC-coupled charge) is drawn as
+            # Poisson counts of size f: draw_lam = frame_lam / f counts per frame.
+            fano = 1.0
+            if poisson:
+                fano = charge_variance[0, 0] if charge_variance.size == 1 else charge_variance[y, x]
+            draw_lam = frame_lam / fano
             # One table per pixel: every single-frame interval has the same mean.
             # Narrow distributions get an alias table (fastest draws), wide ones
             # a guide table (cheaper to build).
             total = 0.0
-            if not poisson or not (0.0 < frame_lam < POISSON_GAUSSIAN_MIN):
+            if not poisson or not (0.0 < draw_lam < POISSON_GAUSSIAN_MIN):
                 table, k_lo, ntable = 0, 0, 0
-            elif frame_lam < _ALIAS_MAX:
+            elif draw_lam < _ALIAS_MAX:
                 table = 1
-                k_lo, ntable = _build_poisson_alias(prob, alias, small, large, frame_lam)
+                k_lo, ntable = _build_poisson_alias(prob, alias, small, large, draw_lam)
             else:
                 table = 2
-                k_lo, ntable, total = _build_poisson_guide(prob, alias, frame_lam)
+                k_lo, ntable, total = _build_poisson_guide(prob, alias, draw_lam)
             if use_saturation:
                 raw_sat = saturation[0, 0] if saturation.size == 1 else saturation[y, x]
                 if use_nonlinearity:
@@ -476,7 +483,7 @@ def _simulate_kernel(
             else:
                 raw_sat = np.inf
                 linear_sat = np.inf
-            gaussian = poisson and frame_lam >= POISSON_GAUSSIAN_MIN
+            gaussian = poisson and draw_lam >= POISSON_GAUSSIAN_MIN
             charge = 0.0
             previous_frame = 0
             first_saturated = -1
@@ -488,8 +495,8 @@ def _simulate_kernel(
                 first = frames[r0]
                 last = frames[r1 - 1]
                 # Charge collected up to the group's first read.
-                charge += _draw_frames(state, spare, first - previous_frame, frame_lam, poisson, table, prob, alias,
-                                       k_lo, ntable, total)
+                charge += fano * _draw_frames(state, spare, first - previous_frame, draw_lam, poisson, table, prob,
+                                              alias, k_lo, ntable, total)
                 while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= first:
                     charge += cr_electrons[cr_pos]
                     cr_pos += 1
@@ -509,9 +516,9 @@ def _simulate_kernel(
                     b_sum = group_moments[g, 2]
                     z1 = _normal(state, spare)
                     z2 = _normal(state, spare)
-                    total = frame_lam * d_sum + math.sqrt(frame_lam * d_sum) * z1
+                    total = frame_lam * d_sum + math.sqrt(fano * frame_lam * d_sum) * z1
                     weighted = (frame_lam * a_sum + a_sum / d_sum * (total - frame_lam * d_sum)
-                                + math.sqrt(max(frame_lam * (b_sum - a_sum * a_sum / d_sum), 0.0)) * z2)
+                                + math.sqrt(max(fano * frame_lam * (b_sum - a_sum * a_sum / d_sum), 0.0)) * z2)
                     while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= last:
                         later = 0
                         for r in range(r0, r1):
@@ -536,8 +543,8 @@ def _simulate_kernel(
                     linear_sum = linear
                     frame = first
                     for r in range(r0 + 1, r1):
-                        charge += _draw_frames(state, spare, frames[r] - frame, frame_lam, poisson, table, prob,
-                                               alias, k_lo, ntable, total)
+                        charge += fano * _draw_frames(state, spare, frames[r] - frame, draw_lam, poisson, table,
+                                                      prob, alias, k_lo, ntable, total)
                         frame = frames[r]
                         # Cosmic rays arrive just before the read of their frame.
                         while cr_pos < cr_end and cr_x[cr_pos] == x and cr_frame[cr_pos] <= frame:
@@ -716,6 +723,7 @@ def simulate_ramps(
     poisson=True,
     seed=0,
     nonlinearity_per_read=False,
+    charge_variance=None,
 ) -> RampSimulation:
     """Simulate up-the-ramp reads of a detector with a known truth.
 
@@ -760,6 +768,13 @@ def simulate_ramps(
         frame-level linearity correction models) instead of to the group's
         mean linear signal (default, exact for the classic correction).
         Every read is then drawn on its own.
+    charge_variance : float or array_like (ny, nx), optional
+        Variance of the collected charge over its mean (default 1: Poisson).
+        Charge spread by inter-pixel capacitance is a sum of independent
+        Poisson sources weighted by the kernel ``k``: mean ``sum(k r)``,
+        variance ``sum(k**2 r)``, so a caller applying IPC to ``rate`` passes
+        that ratio (< 1).  The charge is drawn as Poisson counts of that
+        size, which keeps mean and variance exact.
 
     Returns
     -------
@@ -789,6 +804,9 @@ def simulate_ramps(
     if np.any(~np.isfinite(read_noise2d) | (read_noise2d < 0)):
         raise ValueError("simulate_ramps: read_noise must be finite and >= 0 DN")
     bias2d = _as_plane(0.0 if bias is None else bias, shape, "bias")
+    charge_variance2d = _as_plane(1.0 if charge_variance is None else charge_variance, shape, "charge_variance")
+    if np.any(~np.isfinite(charge_variance2d) | (charge_variance2d <= 0)):
+        raise ValueError("simulate_ramps: charge_variance must be finite and > 0 everywhere")
 
     if nonlinearity is not None:
         coeffs = np.ascontiguousarray(np.asarray(nonlinearity, dtype=np.float64))
@@ -831,6 +849,7 @@ def simulate_ramps(
         table["frame"].astype(np.int64),
         table["electrons"].astype(np.float64),
         bool(poisson),
+        charge_variance2d,
         np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF),
     )
     def full(plane):
