@@ -34,6 +34,7 @@ __all__ = [
     "STARFINDERS",
     "DEFAULT_BAD_BITS",
     "estimate_background",
+    "background_mesh",
     "detect",
     "find_sources",
     "find_stars",
@@ -85,7 +86,7 @@ def _photutils_future_names():
     return use_future_column_names()
 
 
-def estimate_background(data, box_size=400, coverage_mask=None):
+def estimate_background(data, box_size=400, coverage_mask=None, backend="photoncal"):
     """2-D background and background RMS of an image.
 
     Sigma-clipped (3 sigma) medians in boxes of ``box_size`` pixels,
@@ -100,14 +101,41 @@ def estimate_background(data, box_size=400, coverage_mask=None):
         Box size in pixels (``bkg_boxsize``).
     coverage_mask : bool ndarray, optional
         ``True`` where there is no data.
+    backend : {'photoncal', 'photutils'}
+        Mesh statistics from :func:`background_mesh` (numba) or from
+        photutils' ``Background2D`` - the same mesh values.
 
     Returns
     -------
     background, background_rms : ndarray
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown background backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    box = np.asarray(box_size).astype(int)
+    if backend == "photutils":
+        mesh, rms_mesh, box = _photutils_background_mesh(data, box, coverage_mask)
+    else:
+        try:
+            mesh, rms_mesh, box = background_mesh(data, box, coverage_mask)
+        except ValueError:
+            mesh, rms_mesh, box = background_mesh(np.asarray(data), np.shape(data), coverage_mask,
+                                                  exclude_percentile=100.0)
+    # Background2D's own expansion of the mesh (a cubic-spline zoom of both axes
+    # at once) costs seconds on large frames; the zoom is linear and separable,
+    # so the same image is W_y . mesh . W_x^T with the 1-D zoom weights.
+    shape = np.shape(data)
+    out = []
+    for values in (mesh, rms_mesh):
+        image = _zoom_mesh(np.asarray(values), np.atleast_1d(box), shape)
+        if coverage_mask is not None:
+            image[np.asarray(coverage_mask, dtype=bool)] = 0.0  # Background2D's fill_value
+        out.append(image)
+    return out[0], out[1]
+
+
+def _photutils_background_mesh(data, box, coverage_mask):
     from photutils.background import Background2D, MedianBackground
 
-    box = np.asarray(box_size).astype(int)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=AstropyUserWarning)
         kw = {"filter_size": (3, 3), "coverage_mask": coverage_mask,
@@ -116,17 +144,138 @@ def estimate_background(data, box_size=400, coverage_mask=None):
             bkg = Background2D(data, box, **kw)
         except ValueError:
             bkg = Background2D(data, data.shape, exclude_percentile=100.0, **kw)
-        # Background2D's own expansion of the mesh (a cubic-spline zoom of both axes
-        # at once) costs seconds on large frames; the zoom is linear and separable,
-        # so the same image is W_y . mesh . W_x^T with the 1-D zoom weights.
-        shape = data.shape
-        out = []
-        for mesh in (bkg.background_mesh, bkg.background_rms_mesh):
-            image = _zoom_mesh(np.asarray(mesh), np.atleast_1d(bkg.box_size), shape)
-            if coverage_mask is not None:
-                image[np.asarray(coverage_mask, dtype=bool)] = bkg.fill_value
-            out.append(image)
-    return out[0], out[1]
+        return bkg.background_mesh, bkg.background_rms_mesh, bkg.box_size
+
+
+def background_mesh(data, box_size, coverage_mask=None, *, exclude_percentile=10.0, sigma=3.0,
+                    maxiters=5, filter_size=(3, 3)):
+    """Low-resolution background and RMS meshes, as photutils' ``Background2D`` makes them.
+
+    The image is cut into boxes of ``box_size`` (clipped to the image
+    shape) from the lower-left corner, with a row and a column of partial
+    boxes along the top and right edges when the size does not divide the
+    shape.  In each box the pixels that are neither masked nor non-finite
+    are sigma clipped (``sigma``, at most ``maxiters`` passes, median
+    centre); the box's background is the median of the surviving pixels
+    and its RMS their standard deviation.  A box keeping no more than
+    ``(1 - exclude_percentile / 100)`` of a full box's pixels is left out
+    and filled by inverse-distance interpolation from the others (10
+    nearest); then both meshes go through a ``filter_size`` median filter.
+
+    The full boxes are measured by :func:`photoncal.kernels.starfind_numba.box_statistics`
+    (in parallel; the same numbers as ``Background2D``, bit for bit); the
+    few partial boxes by the same astropy/numpy calls as photutils.
+
+    Parameters
+    ----------
+    data : (ny, nx) ndarray
+        Non-float data are measured as float32.
+    box_size : int or (int, int)
+    coverage_mask : bool ndarray, optional
+        ``True`` where there is no data.
+    exclude_percentile, sigma, maxiters, filter_size
+        As ``Background2D`` (``SigmaClip(sigma, maxiters)``).
+
+    Returns
+    -------
+    background_mesh, rms_mesh : ndarray
+        The meshes (the data's float type).
+    box_size : (2,) int ndarray
+        The box size used.
+
+    Raises
+    ------
+    ValueError
+        When every pixel is non-finite or masked, or every box is left out.
+    """
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ValueError(f"the background needs a 2-D image, got shape {data.shape}")
+    if data.dtype.kind != "f":
+        data = data.astype(np.float32)
+    finite = np.isfinite(data)
+    if not finite.any():
+        raise ValueError("every pixel of the image is NaN or infinite; cannot compute a background")
+    box = np.atleast_1d(np.asarray(box_size))
+    if box.ndim != 1 or box.size not in (1, 2) or box.dtype.kind not in "iu" or np.any(box <= 0):
+        raise ValueError(f"background box size must be one or two positive integers, got {box_size!r}")
+    box = np.minimum(np.resize(box, 2), data.shape).astype(int)
+    excluded = ~finite
+    if coverage_mask is not None:
+        coverage_mask = np.asarray(coverage_mask, dtype=bool)
+        if coverage_mask.shape != data.shape:
+            raise ValueError(f"coverage mask shape {coverage_mask.shape} does not match the image "
+                             f"shape {data.shape}")
+        excluded |= coverage_mask
+    if excluded.all():
+        raise ValueError("every pixel of the image is masked; cannot compute a background")
+
+    by, bx = (int(v) for v in box)
+    nby, nbx = data.shape[0] // by, data.shape[1] // bx
+    y1, x1 = nby * by, nbx * bx
+    bkg = np.empty((nby, nbx), dtype=data.dtype)
+    rms = np.empty((nby, nbx), dtype=data.dtype)
+    ngood = np.empty((nby, nbx), dtype=np.int64)
+    _nb.box_statistics(np.ascontiguousarray(data), np.ascontiguousarray(excluded), by, bx,
+                       float(sigma), float(sigma), int(maxiters), bkg, rms, ngood)
+    clip = SigmaClip(sigma=sigma, maxiters=maxiters)
+
+    def partial_boxes(values, axis):
+        # the edge boxes, pixels ordered as photutils orders them (the order sets the float sums)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = clip(values, axis=axis, masked=False, copy=False)
+            return (np.nanmedian(values, axis=axis), np.nanstd(values, axis=axis),
+                    np.count_nonzero(~np.isnan(values), axis=axis))
+
+    if y1 < data.shape[0]:
+        h = data.shape[0] - y1
+        row = np.where(excluded[y1:, :x1], np.nan, data[y1:, :x1]).astype(data.dtype)
+        row = np.ascontiguousarray(row.reshape(h, nbx, bx).transpose(1, 2, 0)).reshape(nbx, 1, bx * h)
+        row_stats = [s[:, 0] for s in partial_boxes(row, -1)]
+        bkg, rms, ngood = (np.vstack([a, b]) for a, b in zip((bkg, rms, ngood), row_stats))
+    if x1 < data.shape[1]:
+        w = data.shape[1] - x1
+        col = np.where(excluded[:y1, x1:], np.nan, data[:y1, x1:]).astype(data.dtype)
+        col = np.ascontiguousarray(col.reshape(nby, by, w).transpose(0, 2, 1)).reshape(nby, 1, w * by)
+        col_stats = list(partial_boxes(col, -1))
+        if y1 < data.shape[0]:
+            corner = np.where(excluded[y1:, x1:], np.nan, data[y1:, x1:]).astype(data.dtype)
+            corner_stats = partial_boxes(corner, None)
+            col_stats = [np.vstack([a, np.reshape(b, (1, 1))]) for a, b in zip(col_stats, corner_stats)]
+        bkg, rms, ngood = (np.hstack([a, b]) for a, b in zip((bkg, rms, ngood), col_stats))
+    bkg = np.asarray(bkg, dtype=data.dtype)
+    rms = np.asarray(rms, dtype=data.dtype)
+    left_out = ngood <= (1 - (exclude_percentile / 100.0)) * (by * bx)
+    bkg[left_out] = np.nan
+    rms[left_out] = np.nan
+    if np.all(np.isnan(bkg)):
+        raise ValueError(f"every background box of {by}x{bx} pixels has too few unmasked finite pixels "
+                         f"(more than {exclude_percentile}% excluded)")
+    meshes = []
+    for mesh in (bkg, rms):
+        mesh = _fill_mesh_gaps(mesh)
+        if tuple(filter_size) != (1, 1):
+            from scipy.ndimage import generic_filter
+
+            mesh = generic_filter(mesh, np.nanmedian, size=tuple(filter_size), mode="constant", cval=np.nan)
+        meshes.append(mesh)
+    return meshes[0], meshes[1], box
+
+
+def _fill_mesh_gaps(mesh):
+    """Left-out boxes (NaN) filled by inverse-distance weighting of the 10 nearest."""
+    gaps = np.isnan(mesh)
+    if not gaps.any():
+        return mesh
+    from photutils.utils import ShepardIDWInterpolator
+
+    good = ~gaps
+    interp = ShepardIDWInterpolator(np.column_stack(np.nonzero(good)), mesh[good])
+    filled = mesh.copy()
+    filled[gaps] = interp(np.column_stack(np.nonzero(gaps)), n_neighbors=10, power=1.0, eps=0.0,
+                          regularization=0.0)
+    return filled
 
 
 def _zoom_mesh(mesh, box_size, shape):

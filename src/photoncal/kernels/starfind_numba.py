@@ -1,7 +1,9 @@
-"""Numba kernels of the IRAF and DAO star finders (:mod:`photoncal.kernels.starfind`).
+"""Numba kernels of source detection (:mod:`photoncal.kernels.starfind`).
 
-The finders follow photutils' ``IRAFStarFinder`` and ``DAOStarFinder``
-step by step, and these kernels are the per-pixel and per-source loops:
+The IRAF and DAO finders follow photutils' ``IRAFStarFinder`` and
+``DAOStarFinder`` step by step, and the background mesh photutils'
+``Background2D``; these kernels are their per-pixel, per-source and
+per-box loops:
 
 * :func:`correlate_fill_zero` - the image correlated with a short list of
   taps ``(dy, dx, weight)``, pixels beyond the edges read as 0.  Each output
@@ -15,6 +17,9 @@ step by step, and these kernels are the per-pixel and per-source loops:
 * :func:`iraf_source_sums` and :func:`dao_source_sums` - the sums over each
   source's cutout (the kernel's shape, centred on the peak pixel, 0 outside
   the image) from which the catalog columns follow.
+* :func:`box_statistics` - the sigma-clipped median and standard deviation
+  of each box of the background mesh (astropy's ``SigmaClip`` fast path
+  and numpy's ``nanmedian``/``nanstd``, operation for operation).
 
 Sums whose exact value decides something discrete (the IRAF sky, which
 decides which pixels are clipped to 0, and the flux, which orders
@@ -36,6 +41,9 @@ __all__ = [
     "mark_local_peaks",
     "iraf_source_sums",
     "dao_source_sums",
+    "kth_smallest",
+    "sigma_clip_bounds",
+    "box_statistics",
     "IRAF_FIELDS",
     "DAO_FIELDS",
 ]
@@ -49,10 +57,10 @@ DAO_FIELDS = ("peak", "conv_peak", "sum2", "sum4", "masked_sum", "flux",
 
 
 @njit(cache=True, nogil=True)
-def _pairwise_block(values, start, count):
+def _pairwise_block(values, start, count, zero):
     """numpy's pairwise sum of at most 128 terms (see :func:`pairwise_sum`)."""
     if count < 8:
-        total = 0.0
+        total = zero
         for i in range(count):
             total += values[start + i]
         return total
@@ -84,8 +92,11 @@ def _pairwise_block(values, start, count):
 
 
 @njit(cache=True, nogil=True)
-def pairwise_sum(values, start, count):
+def pairwise_sum(values, start, count, zero=0.0):
     """Sum of ``values[start:start + count]`` associated as numpy's pairwise summation.
+
+    ``zero`` sets the accumulator type: ``0.0`` for float64 sums,
+    ``np.float32(0)`` to sum a float32 array in float32 as numpy does.
 
     Below 8 terms a running sum; up to 128, eight interleaved partial sums
     combined as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))`` and the leftover
@@ -94,12 +105,12 @@ def pairwise_sum(values, start, count):
     stack: numba's cache cannot reload recursive functions safely.
     """
     if count <= 128:
-        return _pairwise_block(values, start, count)
+        return _pairwise_block(values, start, count, zero)
     # post-order walk of the halving tree: a node is expanded once, then combined
     node_start = np.empty(128, dtype=np.int64)
     node_count = np.empty(128, dtype=np.int64)
     node_expanded = np.zeros(128, dtype=np.bool_)
-    partial = np.empty(128)
+    partial = np.empty(128, values.dtype)
     top = 0
     nvalues = 0
     node_start[0] = start
@@ -109,7 +120,7 @@ def pairwise_sum(values, start, count):
         lo = node_start[top]
         n = node_count[top]
         if n <= 128:
-            partial[nvalues] = _pairwise_block(values, lo, n)
+            partial[nvalues] = _pairwise_block(values, lo, n, zero)
             nvalues += 1
             top -= 1
         elif node_expanded[top]:
@@ -377,3 +388,182 @@ def dao_source_sums(image, convolved, xs, ys, kernel_mask,
         row[11] = s1
         row[12] = s2
         row[13] = s3
+
+
+# --------------------------------------------------------------------------------------------
+# Background mesh: sigma-clipped median and standard deviation per box
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def kth_smallest(values, count, k):
+    """The ``k``-th smallest of ``values[:count]`` by Wirth's selection, reordering them in place.
+
+    The reordering is part of the result: the clipping loop sums the
+    buffer in this order, as astropy's C sigma clipping does.
+    """
+    lo = 0
+    hi = count - 1
+    while lo < hi:
+        pivot = values[k]
+        i = lo
+        j = hi
+        while True:
+            while values[i] < pivot:
+                i += 1
+            while pivot < values[j]:
+                j -= 1
+            if i <= j:
+                tmp = values[i]
+                values[i] = values[j]
+                values[j] = tmp
+                i += 1
+                j -= 1
+            if i > j:
+                break
+        if j < k:
+            lo = i
+        if k < i:
+            hi = j
+    return values[k]
+
+
+@njit(cache=True, nogil=True)
+def sigma_clip_bounds(buffer, count, sigma_lower, sigma_upper, maxiters):
+    """Iterative median/std sigma clipping of ``buffer[:count]`` (float64), in place.
+
+    Each pass takes the median (Wirth selection; an even count averages
+    the two middle values) and the population standard deviation about
+    the mean, keeps the values within ``median - sigma_lower std`` and
+    ``median + sigma_upper std`` (packed to the front of ``buffer``), and
+    stops when nothing more is clipped, nothing is left, or after
+    ``maxiters`` passes (-1: no limit) - astropy's ``SigmaClip`` fast
+    path, operation for operation, so the bounds are bit-identical.
+
+    Returns
+    -------
+    lower, upper : float
+        The final bounds.
+    kept : int
+        Values within them, now ``buffer[:kept]``.
+    low_mid, high_mid : float
+        The two middle values (equal for an odd count) of the last pass.
+    settled : bool
+        Whether the last pass clipped nothing, so that its middle values
+        are those of the kept values.
+    """
+    iteration = 0
+    while True:
+        if count % 2 == 0:
+            high_mid = kth_smallest(buffer, count, count // 2)
+            low_mid = kth_smallest(buffer, count, count // 2 - 1)
+            median = 0.5 * (high_mid + low_mid)
+        else:
+            median = kth_smallest(buffer, count, (count - 1) // 2)
+            low_mid = median
+            high_mid = median
+        mean = 0.0
+        for i in range(count):
+            mean += buffer[i]
+        mean /= count
+        var = 0.0
+        for i in range(count):
+            var += (buffer[i] - mean) * (buffer[i] - mean)
+        std = math.sqrt(var / count)
+        lower = median - sigma_lower * std
+        upper = median + sigma_upper * std
+        kept = 0
+        for i in range(count):
+            if buffer[i] >= lower and buffer[i] <= upper:
+                buffer[kept] = buffer[i]
+                kept += 1
+        if kept == count or kept == 0:
+            return lower, upper, kept, low_mid, high_mid, kept == count
+        count = kept
+        iteration += 1
+        if maxiters != -1 and iteration >= maxiters:
+            return lower, upper, kept, low_mid, high_mid, False
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def box_statistics(data, excluded, box_y, box_x, sigma_lower, sigma_upper, maxiters,
+                   median_out, std_out, ngood_out):
+    """Sigma-clipped median, standard deviation and pixel count of each full box of a mesh.
+
+    Box ``(i, j)`` covers ``data[i*box_y:(i+1)*box_y, j*box_x:(j+1)*box_x]``
+    (``median_out.shape`` boxes).  Pixels that are ``excluded`` or not
+    finite are left out; the rest are clipped with
+    :func:`sigma_clip_bounds` (bounds compared in float64).  The median of
+    the kept pixels and their population standard deviation are computed
+    in the data's precision exactly as numpy's ``nanmedian`` and
+    ``nanstd`` do along the box's row-major pixel order (two middle values
+    added in that precision and halved; pairwise sums, the mean and the
+    variance rounded to that precision), so float32 data give numpy's
+    float32 numbers bit for bit.  No kept pixel: NaN, NaN, 0.
+    """
+    nby, nbx = median_out.shape
+    npix = box_y * box_x
+    zero = np.zeros(1, data.dtype)[0]
+    for b in prange(nby * nbx):
+        iy = b // nbx
+        ix = b % nbx
+        y0 = iy * box_y
+        x0 = ix * box_x
+        buffer = np.empty(npix)
+        keep = np.empty(npix, np.bool_)
+        values = np.empty(npix, data.dtype)
+        rounded = np.empty(1, data.dtype)
+        count = 0
+        for r in range(box_y):
+            for c in range(box_x):
+                p = r * box_x + c
+                v = data[y0 + r, x0 + c]
+                if excluded[y0 + r, x0 + c] or not np.isfinite(v):
+                    keep[p] = False
+                else:
+                    keep[p] = True
+                    buffer[count] = v
+                    count += 1
+        if count == 0:
+            ngood_out[iy, ix] = 0
+            median_out[iy, ix] = np.nan
+            std_out[iy, ix] = np.nan
+            continue
+        lower, upper, ngood, low_mid, high_mid, settled = sigma_clip_bounds(
+            buffer, count, sigma_lower, sigma_upper, maxiters)
+        ngood_out[iy, ix] = ngood
+        if ngood == 0:
+            median_out[iy, ix] = np.nan
+            std_out[iy, ix] = np.nan
+            continue
+        for r in range(box_y):
+            for c in range(box_x):
+                p = r * box_x + c
+                v = data[y0 + r, x0 + c]
+                if keep[p] and not (v < lower or v > upper):
+                    values[p] = v
+                else:
+                    keep[p] = False
+                    values[p] = zero
+        # the kept pixels are buffer[:ngood]; their middle values are the last pass's when it
+        # clipped nothing
+        if not settled:
+            if ngood % 2 == 1:
+                low_mid = kth_smallest(buffer, ngood, ngood // 2)
+                high_mid = low_mid
+            else:
+                high_mid = kth_smallest(buffer, ngood, ngood // 2)
+                low_mid = kth_smallest(buffer, ngood, ngood // 2 - 1)
+        if ngood % 2 == 1:
+            median_out[iy, ix] = low_mid
+        else:
+            rounded[0] = low_mid + high_mid  # exact in float64, rounded once to the data's type
+            median_out[iy, ix] = rounded[0] / 2
+        rounded[0] = pairwise_sum(values, 0, npix, zero) / ngood
+        mean = rounded[0]
+        for p in range(npix):
+            if keep[p]:
+                dev = values[p] - mean
+                values[p] = dev * dev
+        rounded[0] = pairwise_sum(values, 0, npix, zero) / ngood
+        std_out[iy, ix] = math.sqrt(rounded[0])
