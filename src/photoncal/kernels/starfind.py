@@ -302,13 +302,37 @@ def _select_kwargs(func, kwargs):
     return {k: v for k, v in kwargs.items() if k in names}
 
 
-def _convolve(data, kernel_fwhm, mask=None):
+def _convolve(data, kernel_fwhm, mask=None, backend="photoncal"):
+    """The image smoothed by a Gaussian of ``kernel_fwhm`` for the segmentation finder.
+
+    ``astropy.convolution.convolve(data, Gaussian2DKernel(sigma), mask=mask)``
+    with its defaults (zero fill beyond the edges, kernel normalised to
+    unit sum, masked and NaN pixels interpolated by renormalising the
+    kernel over the others); ``backend='photoncal'`` runs the same loop in
+    numba (:func:`photoncal.kernels.starfind_numba.convolve_fill_interpolate`,
+    bit-identical, parallel), ``'photutils'`` calls astropy.
+    """
     from astropy.convolution import Gaussian2DKernel, convolve
 
     kernel = Gaussian2DKernel(kernel_fwhm * gaussian_fwhm_to_sigma)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=AstropyUserWarning)
-        return convolve(data, kernel, mask=mask)
+    if backend == "photutils":
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=AstropyUserWarning)
+            return convolve(data, kernel, mask=mask)
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ValueError(f"the convolution needs a 2-D image, got shape {data.shape}")
+    image = np.array(data, dtype=np.float64, order="C")  # a copy: masked pixels become NaN
+    if mask is not None:
+        image[np.asarray(mask) != 0] = np.nan
+    weights = np.ascontiguousarray(kernel.array, dtype=np.float64)
+    # astropy interpolates only when the image holds a NaN (its sum is NaN)
+    nan_interpolate = bool(np.isnan(image.sum()))
+    out = np.empty(image.shape, dtype=np.float64)
+    _nb.convolve_fill_interpolate(image, weights, 0.0, nan_interpolate, out)
+    if not nan_interpolate:
+        out /= weights.sum()
+    return out.astype(data.dtype, copy=False) if data.dtype.kind == "f" else out
 
 
 # --------------------------------------------------------------------------------------------
@@ -697,8 +721,10 @@ def detect(data, threshold_image, kernel_fwhm, starfinder="iraf", mask=None, bac
     backend : {'photoncal', 'photutils'}
         Implementation of the ``'iraf'`` and ``'dao'`` finders: ours
         (:func:`find_stars`, the same sources and columns, several times
-        faster) or photutils' classes.  ``xycoords`` always goes to
-        photutils.
+        faster) or photutils' classes (``xycoords`` always goes to
+        photutils); for ``'segmentation'``, of the smoothing convolution
+        (ours or astropy's, the same image; segmentation and catalog are
+        photutils' either way).
     **kwargs
         Passed to the photutils finder (and, for ``segmentation``, to
         ``SourceCatalog``): photutils 2/3 names such as ``n_brightest``,
@@ -747,7 +773,7 @@ def detect(data, threshold_image, kernel_fwhm, starfinder="iraf", mask=None, bac
             if kw.get("deblend", True) and not _HAVE_WATERSHED:
                 _warn_no_deblend()
                 kw["deblend"] = False
-            conv = _convolve(data, kernel_fwhm, mask=mask) if kernel_fwhm > 0 else data
+            conv = _convolve(data, kernel_fwhm, mask=mask, backend=backend) if kernel_fwhm > 0 else data
             seg = SourceFinder(**_select_kwargs(SourceFinder, kw))(conv, threshold_image, mask=mask)
             if seg is None:
                 return None, None

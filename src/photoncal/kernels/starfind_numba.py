@@ -20,6 +20,9 @@ per-box loops:
 * :func:`box_statistics` - the sigma-clipped median and standard deviation
   of each box of the background mesh (astropy's ``SigmaClip`` fast path
   and numpy's ``nanmedian``/``nanstd``, operation for operation).
+* :func:`convolve_fill_interpolate` - the smoothing of the segmentation
+  finder (``astropy.convolution.convolve``: zero fill beyond the edges,
+  NaN pixels interpolated by renormalising the kernel), bit-identical.
 
 Sums whose exact value decides something discrete (the IRAF sky, which
 decides which pixels are clipped to 0, and the flux, which orders
@@ -44,6 +47,7 @@ __all__ = [
     "kth_smallest",
     "sigma_clip_bounds",
     "box_statistics",
+    "convolve_fill_interpolate",
     "IRAF_FIELDS",
     "DAO_FIELDS",
 ]
@@ -142,11 +146,46 @@ def pairwise_sum(values, start, count, zero=0.0):
     return partial[0]
 
 
+#: output rows per parallel task of the convolutions (their padded input band stays in cache)
+_BAND_ROWS = 32
+
+
+@njit(cache=True, nogil=True)
+def _padded_band(image, y0, y1, pad_y, pad_x, fill_value, nan_to_zero, values, valid):
+    """Rows ``y0 - pad_y .. y1 + pad_y`` of ``image`` framed by ``pad_x`` columns, into ``values``.
+
+    Pixels beyond the image read as ``fill_value``.  With ``nan_to_zero``
+    a NaN (image or fill) reads as 0 and ``valid`` is 0 there, 1 elsewhere.
+    """
+    ny, nx = image.shape
+    for r in range(y1 - y0 + 2 * pad_y):
+        yy = y0 - pad_y + r
+        for c in range(nx + 2 * pad_x):
+            xx = c - pad_x
+            if yy >= 0 and yy < ny and xx >= 0 and xx < nx:
+                value = image[yy, xx]
+            else:
+                value = fill_value
+            if nan_to_zero:
+                if math.isnan(value):
+                    values[r, c] = 0.0
+                    valid[r, c] = 0.0
+                else:
+                    values[r, c] = value
+                    valid[r, c] = 1.0
+            else:
+                values[r, c] = value
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def correlate_fill_zero(image, tap_dy, tap_dx, tap_weight, out):
     """``out[y, x] = sum_k tap_weight[k] * image[y + tap_dy[k], x + tap_dx[k]]``, 0 beyond the edges.
 
-    Accumulated in float64 in tap order; NaN pixels under a tap propagate.
+    Each output is accumulated in float64 in tap order (a tap beyond the
+    edges adds ``weight * 0``, as scipy's constant mode does); NaN pixels
+    under a tap propagate.  The loops run tap by tap along whole rows of a
+    zero-framed band of the image, which keeps every output's order of
+    additions and lets the compiler use SIMD across pixels.
     """
     ny, nx = image.shape
     ntap = tap_weight.size
@@ -155,20 +194,23 @@ def correlate_fill_zero(image, tap_dy, tap_dx, tap_weight, out):
     for k in range(ntap):
         reach_y = max(reach_y, abs(tap_dy[k]))
         reach_x = max(reach_x, abs(tap_dx[k]))
-    for y in prange(ny):
-        row_inside = y - reach_y >= 0 and y + reach_y < ny
-        for x in range(nx):
-            acc = 0.0
-            if row_inside and x - reach_x >= 0 and x + reach_x < nx:
-                for k in range(ntap):
-                    acc += tap_weight[k] * image[y + tap_dy[k], x + tap_dx[k]]
-            else:
-                for k in range(ntap):
-                    yy = y + tap_dy[k]
-                    xx = x + tap_dx[k]
-                    if yy >= 0 and yy < ny and xx >= 0 and xx < nx:
-                        acc += tap_weight[k] * image[yy, xx]
-            out[y, x] = acc
+    nband = (ny + _BAND_ROWS - 1) // _BAND_ROWS
+    for band in prange(nband):
+        y0 = band * _BAND_ROWS
+        y1 = min(ny, y0 + _BAND_ROWS)
+        values = np.empty((y1 - y0 + 2 * reach_y, nx + 2 * reach_x))
+        _padded_band(image, y0, y1, reach_y, reach_x, 0.0, False, values, values)
+        acc = np.empty(nx)
+        for y in range(y0, y1):
+            acc[:] = 0.0
+            for k in range(ntap):
+                weight = tap_weight[k]
+                row = values[y - y0 + reach_y + tap_dy[k]]
+                start = reach_x + tap_dx[k]
+                for x in range(nx):
+                    acc[x] += weight * row[start + x]
+            for x in range(nx):
+                out[y, x] = acc[x]
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -567,3 +609,59 @@ def box_statistics(data, excluded, box_y, box_x, sigma_lower, sigma_upper, maxit
                 values[p] = dev * dev
         rounded[0] = pairwise_sum(values, 0, npix, zero) / ngood
         std_out[iy, ix] = math.sqrt(rounded[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Normalised convolution with NaN interpolation (the segmentation finder's smoothing)
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def convolve_fill_interpolate(image, kernel, fill_value, nan_interpolate, out):
+    """``astropy.convolution.convolve`` of ``image`` by ``kernel`` with ``boundary='fill'``, unnormalised.
+
+    Pixels beyond the edges read as ``fill_value``.  For each output pixel
+    the kernel (flipped: a true convolution) runs row by row over the
+    window, accumulating ``top = sum(value * weight)`` in float64.  With
+    ``nan_interpolate`` NaN pixels are left out and ``bot = sum(weight)``
+    over the others is accumulated too, and the output is ``top / bot``
+    (the centre pixel itself where every weight was left out); without it
+    the output is ``top`` (the caller divides by the kernel sum).  These
+    are astropy's C loop's operations in its order (a left-out pixel adds
+    an exact 0 instead of being skipped), so the result is bit-identical;
+    the loops run weight by weight along whole rows of a framed band of
+    the image so that the compiler can use SIMD across pixels.
+    """
+    ny, nx = image.shape
+    ky, kx = kernel.shape
+    ry = ky // 2
+    rx = kx // 2
+    nband = (ny + _BAND_ROWS - 1) // _BAND_ROWS
+    for band in prange(nband):
+        y0 = band * _BAND_ROWS
+        y1 = min(ny, y0 + _BAND_ROWS)
+        values = np.empty((y1 - y0 + 2 * ry, nx + 2 * rx))
+        valid = np.empty((y1 - y0 + 2 * ry, nx + 2 * rx)) if nan_interpolate else values
+        _padded_band(image, y0, y1, ry, rx, fill_value, nan_interpolate, values, valid)
+        top = np.empty(nx)
+        bot = np.empty(nx)
+        for y in range(y0, y1):
+            top[:] = 0.0
+            bot[:] = 0.0
+            for i in range(ky):
+                row = values[y - y0 + i]
+                on = valid[y - y0 + i]
+                for j in range(kx):
+                    weight = kernel[ky - 1 - i, kx - 1 - j]
+                    if nan_interpolate:
+                        for x in range(nx):
+                            top[x] += row[x + j] * weight
+                            bot[x] += on[x + j] * weight
+                    else:
+                        for x in range(nx):
+                            top[x] += row[x + j] * weight
+            for x in range(nx):
+                if nan_interpolate:
+                    out[y, x] = image[y, x] if bot[x] == 0 else top[x] / bot[x]
+                else:
+                    out[y, x] = top[x]
