@@ -126,3 +126,12 @@ def test_sigma_clip_bounds_equal_astropy():
             kept = values[(values >= lower[0]) & (values <= upper[0])]
             assert got[2] == kept.size
             np.testing.assert_array_equal(np.sort(buffer[:got[2]]), np.sort(kept))
+
+
+def test_big_endian_image():
+    image = _sky((120, 130), np.float32, seed=9)
+    swapped = image.astype(">f4")
+    ours = sf.background_mesh(swapped, 40)
+    np.testing.assert_array_equal(ours[0], sf.background_mesh(image, 40)[0])
+    cat = sf.find_sources(swapped, bkg_boxsize=40)
+    assert len(cat) > 0

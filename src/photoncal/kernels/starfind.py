@@ -112,6 +112,8 @@ def estimate_background(data, box_size=400, coverage_mask=None, backend="photonc
     if backend not in BACKENDS:
         raise ValueError(f"unknown background backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     box = np.asarray(box_size).astype(int)
+    if np.asarray(data).dtype.kind == "f" and np.asarray(data).dtype.itemsize not in (4, 8):
+        backend = "photutils"  # float16/longdouble: our kernels take float32 and float64
     if backend == "photutils":
         mesh, rms_mesh, box = _photutils_background_mesh(data, box, coverage_mask)
     else:
@@ -193,6 +195,8 @@ def background_mesh(data, box_size, coverage_mask=None, *, exclude_percentile=10
         raise ValueError(f"the background needs a 2-D image, got shape {data.shape}")
     if data.dtype.kind != "f":
         data = data.astype(np.float32)
+    if not data.dtype.isnative:  # e.g. a big-endian FITS array; same values
+        data = data.astype(data.dtype.newbyteorder("="))
     finite = np.isfinite(data)
     if not finite.any():
         raise ValueError("every pixel of the image is NaN or infinite; cannot compute a background")
@@ -459,15 +463,10 @@ def _local_peaks(convolved, threshold, kernel, min_separation, mask, exclude_bor
     The footprint is the kernel's when ``min_separation`` is 0, else a circle
     of that radius - photutils' ``find_peaks`` as the star finders call it.
     """
-    first = convolved.flat[0]
-    if np.all(convolved == first):
+    constant, has_nan, finite_min = _nb.image_extent(convolved)
+    if constant or np.isnan(finite_min):  # photutils: "no local peaks can be found"
         return None
-    nan_value = 0.0
-    if np.isnan(first) or np.isnan(convolved).any():
-        finite = convolved[~np.isnan(convolved)]
-        if finite.size == 0:
-            return None
-        nan_value = float(finite.min())
+    nan_value = finite_min if has_nan else 0.0
     if min_separation == 0:
         iy, ix = np.nonzero(kernel.mask)
         fp_dy, fp_dx = (iy - kernel.y_radius).astype(np.int64), (ix - kernel.x_radius).astype(np.int64)

@@ -41,6 +41,7 @@ from numba import njit, prange
 __all__ = [
     "pairwise_sum",
     "correlate_fill_zero",
+    "image_extent",
     "mark_local_peaks",
     "iraf_source_sums",
     "dao_source_sums",
@@ -211,6 +212,47 @@ def correlate_fill_zero(image, tap_dy, tap_dx, tap_weight, out):
                     acc[x] += weight * row[start + x]
             for x in range(nx):
                 out[y, x] = acc[x]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def image_extent(image):
+    """``(constant, has_nan, finite_min)`` of an image in one pass.
+
+    ``constant``: every pixel equals the first (False when the first is
+    NaN); ``finite_min``: the smallest non-NaN value (NaN when there is none).
+    """
+    ny, nx = image.shape
+    first = image[0, 0]
+    row_constant = np.empty(ny, np.bool_)
+    row_nan = np.empty(ny, np.bool_)
+    row_min = np.empty(ny)
+    for y in prange(ny):
+        constant = True
+        has_nan = False
+        low = np.inf
+        found = False
+        for x in range(nx):
+            value = image[y, x]
+            if value != first:
+                constant = False
+            if math.isnan(value):
+                has_nan = True
+            else:
+                found = True
+                if value < low:
+                    low = value
+        row_constant[y] = constant
+        row_nan[y] = has_nan
+        row_min[y] = low if found else np.nan
+    constant = True
+    has_nan = False
+    low = np.nan
+    for y in range(ny):
+        constant = constant and row_constant[y]
+        has_nan = has_nan or row_nan[y]
+        if not math.isnan(row_min[y]) and (math.isnan(low) or row_min[y] < low):
+            low = row_min[y]
+    return constant, has_nan, low
 
 
 @njit(cache=True, nogil=True, parallel=True)
