@@ -1,18 +1,27 @@
-"""Source detection shared by tweakreg and source_catalog (photutils-based).
+"""Source detection shared by tweakreg and source_catalog.
 
 The image is background-subtracted with a 2-D mesh background
 (sigma-clipped medians in ``bkg_boxsize`` boxes, 3x3 median filter), the
 detection threshold is ``snr_threshold`` times the background RMS, and one
 of three finders runs on it, as in the established pipeline:
 
-* ``'iraf'`` - photutils ``IRAFStarFinder`` (the TweakRegStep default);
-* ``'dao'`` - photutils ``DAOStarFinder`` (DAOFIND, Stetson 1987);
+* ``'iraf'`` - IRAF starfind as photutils' ``IRAFStarFinder`` (the
+  TweakRegStep default);
+* ``'dao'`` - DAOFIND (Stetson 1987) as photutils' ``DAOStarFinder``;
 * ``'segmentation'`` - photutils ``SourceFinder`` on the image convolved
   with a Gaussian of ``kernel_fwhm``, then ``SourceCatalog`` (the
   SourceCatalogStep default).
 
 The two star finders take one threshold value: the median of the
 threshold image.
+
+The star finders (:func:`find_stars`), the background mesh
+(:func:`background_mesh`) and the segmentation finder's smoothing run in
+our numba kernels (:mod:`photoncal.kernels.starfind_numba`), which follow
+photutils' and astropy's algorithms operation for operation: the same
+sources, meshes and smoothed images (bit for bit, except the IRAF moment
+columns, equal to ~1e-13).  ``backend='photutils'`` runs photutils'
+classes instead (the tests compare the two).
 """
 
 from __future__ import annotations
