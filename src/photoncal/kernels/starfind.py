@@ -749,11 +749,6 @@ def detect(data, threshold_image, kernel_fwhm, starfinder="iraf", mask=None, bac
         photutils columns (``x_centroid``, ``y_centroid``, ``flux``, ...).
     segmentation : photutils SegmentationImage or None
     """
-    from photutils.detection import DAOStarFinder, IRAFStarFinder
-    from photutils.segmentation import SourceCatalog, SourceFinder
-    from photutils.segmentation.catalog import DEFAULT_COLUMNS
-    from photutils.utils import NoDetectionsWarning
-
     name = str(starfinder).lower()
     aliases = {"daostarfinder": "dao", "irafstarfinder": "iraf", "sourcefinder": "segmentation"}
     name = aliases.get(name, name)
@@ -766,6 +761,11 @@ def detect(data, threshold_image, kernel_fwhm, starfinder="iraf", mask=None, bac
         threshold = float(np.nanmedian(threshold_image))
         options = {k: v for k, v in kwargs.items() if k in _FINDER_OPTIONS[name]}
         return find_stars(data, threshold, kernel_fwhm, name, mask, **options), None
+    from photutils.detection import DAOStarFinder, IRAFStarFinder
+    from photutils.segmentation import SourceCatalog, SourceFinder
+    from photutils.segmentation.catalog import DEFAULT_COLUMNS
+    from photutils.utils import NoDetectionsWarning
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=NoDetectionsWarning)
         warnings.filterwarnings("ignore", category=AstropyUserWarning)
