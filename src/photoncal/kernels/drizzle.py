@@ -69,6 +69,7 @@ __all__ = [
     "decode_context",
     "drizzle_add",
     "resample_variance",
+    "resample_variances",
     "VarianceCombiner",
 ]
 
@@ -128,6 +129,16 @@ def _as_f32_2d(array, name, shape=None):
     return array
 
 
+def _as_f32_planes(array, name):
+    """(K, ny, nx) float32 view or copy of a 2-D image (K = 1) or a stack of K images."""
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if array.ndim == 2:
+        return array[np.newaxis]
+    if array.ndim != 3 or array.shape[0] < 1:
+        raise ValueError(f"'{name}' must be a 2-D image or a 3-D stack of images; got shape {array.shape}")
+    return array
+
+
 def _check_dq(dq, name, shape):
     kind = np.asarray(dq).dtype
     if kind.kind not in "iub" or kind.itemsize > 4:
@@ -169,14 +180,19 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
 
     Parameters
     ----------
-    data : ndarray (ny, nx)
-        Input image (converted to float32).
+    data : ndarray (ny, nx) or (K, ny, nx)
+        Input image (converted to float32), or K images drizzled with the
+        same pixel map, weights and overlaps into the K planes of
+        ``out_img`` (computed once; each plane is bit-identical to drizzling
+        it alone with its own ``out_wht`` copy).
     pixmap : ndarray (ny, nx, 2)
         Output coordinates of each input pixel centre: ``pixmap[..., 0]`` is
         x (column), ``pixmap[..., 1]`` is y (row); NaN marks unusable pixels.
-    out_img, out_wht : float32 ndarray (ny_out, nx_out)
-        Running weighted mean and total weight; zero weight on first use.
-        Must be C-contiguous float32 to be updated in place.
+    out_img : float32 ndarray (ny_out, nx_out), or (K, ny_out, nx_out) for 3-D ``data``
+        Running weighted mean; C-contiguous, updated in place.
+    out_wht : float32 ndarray (ny_out, nx_out)
+        Total weight (zero on first use), shared by the planes; C-contiguous,
+        updated in place.
     out_ctx : int32 ndarray (ny_out, nx_out) or (nplanes, ny_out, nx_out), optional
         Context bit planes; for a 3-D array the plane ``(uniqid - 1) // 32``.
     weight_map : ndarray (ny, nx), optional
@@ -225,21 +241,28 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     nskip : int
         Input lines of the box that were skipped entirely.
     """
-    data = _as_f32_2d(data, "data")
-    ny, nx = data.shape
+    stacked = np.ndim(data) == 3
+    data = _as_f32_planes(data, "data")
+    nplanes, ny, nx = data.shape
+    in_shape = (ny, nx)
     pixmap = np.ascontiguousarray(pixmap, dtype=np.float64)
     if pixmap.shape != (ny, nx, 2):
-        raise ValueError(f"'pixmap' has shape {pixmap.shape}; expected {(ny, nx, 2)} for 'data' of shape {data.shape}")
+        raise ValueError(f"'pixmap' has shape {pixmap.shape}; expected {(ny, nx, 2)} for 'data' of shape "
+                         f"{data.shape[1:] if not stacked else data.shape}")
     use_weights = weight_map is not None
     if use_weights:
-        weights = _as_f32_2d(weight_map, "weight_map", data.shape)
+        weights = _as_f32_2d(weight_map, "weight_map", in_shape)
     else:
         weights = np.ones((1, 1), dtype=np.float32)
-    for name, arr, dtype in (("out_img", out_img, np.float32), ("out_wht", out_wht, np.float32)):
-        if not (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.ndim == 2
+    img_ndim = 3 if stacked else 2
+    for name, arr, ndim in (("out_img", out_img, img_ndim), ("out_wht", out_wht, 2)):
+        if not (isinstance(arr, np.ndarray) and arr.dtype == np.float32 and arr.ndim == ndim
                 and arr.flags.c_contiguous and arr.flags.writeable):
-            raise TypeError(f"'{name}' must be a writeable C-contiguous 2-D float32 array")
-    out_shape = out_img.shape
+            raise TypeError(f"'{name}' must be a writeable C-contiguous {ndim}-D float32 array")
+    out_planes = out_img if stacked else out_img[np.newaxis]
+    if out_planes.shape[0] != nplanes:
+        raise ValueError(f"'out_img' has {out_planes.shape[0]} planes; 'data' has {nplanes}")
+    out_shape = out_planes.shape[1:]
     if out_wht.shape != out_shape:
         raise ValueError(f"'out_wht' has shape {out_wht.shape}; expected {out_shape} like 'out_img'")
     if uniqid < 1:
@@ -264,11 +287,11 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     bitval = np.array(1 << bit, dtype=np.uint32).view(np.int32)[()]
 
     # arrays co-added with squared weights
-    stack2, out2, writeback = _prepare_squared(data2, out_img2, data.shape, out_shape)
+    stack2, out2, writeback = _prepare_squared(data2, out_img2, in_shape, out_shape)
 
     use_dq = dq is not None
     if use_dq:
-        dq = _check_dq(dq, "dq", data.shape)
+        dq = _check_dq(dq, "dq", in_shape)
         if out_dq is None:
             raise ValueError("'out_dq' must be given together with 'dq'")
         if not (isinstance(out_dq, np.ndarray) and out_dq.dtype == np.uint32 and out_dq.flags.c_contiguous):
@@ -331,14 +354,16 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
             listed = np.maximum(scan.row_last.astype(np.int64) - scan.row_first + 1, 0).sum()
             nmiss = scan.nmiss + int(listed)
         else:
-            arrays = (data, weights, use_weights, pixmap, out_img, out_wht, ctx, use_ctx, bitval,
+            # an image goes to the kernels as 2-D arrays (their one-plane specialisation)
+            kernel_data, kernel_out = (data, out_planes) if stacked else (data[0], out_img)
+            arrays = (kernel_data, weights, use_weights, pixmap, kernel_out, out_wht, ctx, use_ctx, bitval,
                       stack2, out2, dq, out_dq, use_dq)
             nmiss = scan.nmiss + _drizzle_listed_pixels(kernel_name, scan, arrays, out_shape, iscale32,
                                                         np.float32(wt_scl), float(pixfrac), pscale32)
 
     if do_fill:
-        with _ThreadCount(1 if out_img.size <= _SERIAL_MAX_PIXELS else numba.get_num_threads()):
-            fill_uncovered(out_img, out_wht, np.float32(fill_value), out2, do_fill2 and out2.shape[0] > 0,
+        with _ThreadCount(1 if out_wht.size <= _SERIAL_MAX_PIXELS else numba.get_num_threads()):
+            fill_uncovered(out_planes, out_wht, np.float32(fill_value), out2, do_fill2 and out2.shape[0] > 0,
                            np.float32(fill_value2))
     for k, target in writeback:
         target[...] = out2[k]
@@ -457,11 +482,17 @@ class Drizzle:
     out_units : {'cps', 'counts'}
         Units returned by `image_in_units` (the running ``out_img`` is
         always a rate).
+    nplanes : int, optional
+        Drizzle stacks of this many images at once: ``add_image`` takes
+        (nplanes, ny, nx) data whose planes share the pixel map, weights and
+        overlaps (e.g. an exposure's SCI and ERR), and ``out_img`` is
+        (nplanes, ny_out, nx_out) with one shared ``out_wht``. Each plane is
+        bit-identical to drizzling it alone. None (default): 2-D images.
     """
 
     def __init__(self, kernel="square", fillval=None, fillval2=None, out_shape=None, out_img=None,
                  out_wht=None, out_ctx=None, out_img2=None, out_dq=None, exptime=0.0,
-                 begin_ctx_id=0, max_ctx_id=None, disable_ctx=False, out_units="cps"):
+                 begin_ctx_id=0, max_ctx_id=None, disable_ctx=False, out_units="cps", nplanes=None):
         if str(kernel).lower() not in SUPPORTED_KERNELS:
             raise ValueError(f"Kernel '{kernel}' is not supported; choose one of {', '.join(SUPPORTED_KERNELS)}")
         if out_units not in ("cps", "counts"):
@@ -470,6 +501,9 @@ class Drizzle:
             raise ValueError(f"Exposure time must be non-negative; got {exptime}")
         if exptime > 0.0 and out_img is None and out_ctx is None and out_wht is None:
             raise ValueError("Exposure time must be 0.0 when no previous output arrays are supplied")
+        if nplanes is not None and not (isinstance(nplanes, (int, np.integer)) and nplanes >= 1):
+            raise ValueError(f"nplanes={nplanes!r}: expected None or an integer >= 1")
+        self._nplanes = None if nplanes is None else int(nplanes)
         self._kernel = str(kernel).lower()
         self._out_units = out_units
         self._texptime = float(exptime)
@@ -500,7 +534,12 @@ class Drizzle:
             shapes.add(tuple(int(n) for n in out_shape))
         if out_img is not None:
             out_img = np.ascontiguousarray(out_img, dtype=np.float32)
-            shapes.add(out_img.shape)
+            if self._nplanes is None and out_img.ndim != 2:
+                raise ValueError(f"'out_img' must be a 2-D array; got shape {out_img.shape}")
+            if self._nplanes is not None and (out_img.ndim != 3 or out_img.shape[0] != self._nplanes):
+                raise ValueError(f"'out_img' must have shape ({self._nplanes}, ny, nx) for nplanes={self._nplanes}; "
+                                 f"got {out_img.shape}")
+            shapes.add(out_img.shape[-2:])
         if out_wht is not None:
             out_wht = np.ascontiguousarray(out_wht, dtype=np.float32)
             shapes.add(out_wht.shape)
@@ -557,8 +596,13 @@ class Drizzle:
         return self._ctx_id
 
     @property
+    def nplanes(self):
+        """Number of image planes drizzled together (None: 2-D images)."""
+        return self._nplanes
+
+    @property
     def out_img(self):
-        """Resampled image (weighted mean, in input units per second for counts input)."""
+        """Resampled image (weighted mean, in input units per second for counts input); (nplanes, ny, nx) with nplanes."""
         return self._out_img
 
     @property
@@ -604,7 +648,8 @@ class Drizzle:
         if self._out_wht is None:
             self._out_wht = np.zeros(shape, dtype=np.float32)
         if self._out_img is None:
-            self._out_img = np.full(shape, self._alloc_fill, dtype=np.float32)
+            planes = () if self._nplanes is None else (self._nplanes,)
+            self._out_img = np.full(planes + tuple(shape), self._alloc_fill, dtype=np.float32)
         if not self._disable_ctx and self._out_ctx is None:
             nplanes = self._max_ctx_id // CTX_PLANE_BITS + 1
             self._out_ctx = np.zeros((nplanes,) + tuple(shape), dtype=np.int32)
@@ -623,8 +668,8 @@ class Drizzle:
 
         Parameters
         ----------
-        data : ndarray (ny, nx)
-            Input image.
+        data : ndarray (ny, nx), or (nplanes, ny, nx) for a Drizzle with ``nplanes``
+            Input image (or images sharing the pixel map and weights).
         exptime : float
             Its exposure time (> 0); accumulated, and divides counts input.
         pixmap : ndarray (ny, nx, 2)
@@ -665,9 +710,15 @@ class Drizzle:
             else:
                 raise ValueError(f"wht_scale={wht_scale!r}: expected a number, 'exptime' or 'expsq'")
         data = np.asarray(data)
+        if self._nplanes is None and data.ndim != 2:
+            raise ValueError(f"'data' must be a 2-D image; got shape {data.shape} (stacks need nplanes)")
+        if self._nplanes is not None and (data.ndim != 3 or data.shape[0] != self._nplanes):
+            raise ValueError(f"'data' must have shape ({self._nplanes}, ny, nx) for nplanes={self._nplanes}; "
+                             f"got {data.shape}")
+        in_shape = data.shape[-2:]
         pixmap = np.asarray(pixmap, dtype=np.float64)
-        if pixmap.ndim != 3 or pixmap.shape[:2] != data.shape or pixmap.shape[2] != 2:
-            raise ValueError(f"'pixmap' has shape {pixmap.shape}; expected {data.shape + (2,)} for 'data'")
+        if pixmap.ndim != 3 or pixmap.shape[:2] != in_shape or pixmap.shape[2] != 2:
+            raise ValueError(f"'pixmap' has shape {pixmap.shape}; expected {in_shape + (2,)} for 'data'")
         if self._out_shape is None:
             # no output grid yet: the pixel map's extent defines it
             x0 = int(np.floor(np.nanmin(pixmap[..., 0])))
@@ -704,8 +755,7 @@ class Drizzle:
             uniqid = self._ctx_id % CTX_PLANE_BITS + 1
             self._ctx_id += 1
 
-        nx = data.shape[1]
-        ny = data.shape[0]
+        ny, nx = in_shape
         xmin = 0 if xmin is None or xmin < 0 else int(xmin)
         ymin = 0 if ymin is None or ymin < 0 else int(ymin)
         xmax = nx - 1 if xmax is None or xmax > nx - 1 else int(xmax)
@@ -765,17 +815,53 @@ def resample_variance(variance, pixmap, out_shape, *, weight_map=None, iscale=1.
     kernel, overlaps and weights as the science data onto a fresh
     NaN-filled grid, and the result is squared: output pixels then carry the
     variance of an input pixel at that position, which `VarianceCombiner`
-    combines across images.
+    combines across images. Several arrays of one image: `resample_variances`.
 
     Returns
     -------
     ndarray (out_shape), float32
         Resampled variance (NaN where no input landed).
     """
-    variance = np.asarray(variance, dtype=np.float32)
-    driz = Drizzle(kernel=kernel, out_shape=out_shape, fillval=np.nan, disable_ctx=True)
+    return resample_variances([variance], pixmap, out_shape, weight_map=weight_map, iscale=iscale,
+                              pixel_scale_ratio=pixel_scale_ratio, pixfrac=pixfrac, kernel=kernel,
+                              xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)[0]
+
+
+def resample_variances(variances, pixmap, out_shape, *, weight_map=None, iscale=1.0, pixel_scale_ratio=1.0,
+                       pixfrac=1.0, kernel="square", xmin=None, xmax=None, ymin=None, ymax=None):
+    """Resample several variance arrays of one image in one drizzle pass (see `resample_variance`).
+
+    The arrays share the pixel map and the weights, so their standard
+    deviations are drizzled as the planes of one stack: the overlaps are
+    computed once. Each result is bit-identical to `resample_variance` of
+    that array alone.
+
+    Parameters
+    ----------
+    variances : sequence of ndarray (ny, nx), or ndarray (K, ny, nx)
+        The variance arrays (e.g. VAR_RNOISE, VAR_POISSON, VAR_FLAT).
+    pixmap, out_shape, weight_map, iscale, pixel_scale_ratio, pixfrac, kernel, xmin, xmax, ymin, ymax
+        As `Drizzle.add_image`.
+
+    Returns
+    -------
+    ndarray (K, out_shape), float32
+        The resampled variances (NaN where no input landed).
+    """
+    variances = list(variances)
+    if not variances:
+        raise ValueError("resample_variances: no variance arrays given")
+    shape = np.shape(variances[0])
+    if len(shape) != 2:
+        raise ValueError(f"variance arrays must be 2-D; the first has shape {shape}")
+    sigma = np.empty((len(variances),) + shape, dtype=np.float32)
     with np.errstate(invalid="ignore"):
-        sigma = np.sqrt(variance)
+        for k, variance in enumerate(variances):
+            variance = np.asarray(variance, dtype=np.float32)
+            if variance.shape != shape:
+                raise ValueError(f"variance array {k} has shape {variance.shape}; expected {shape} like the first")
+            np.sqrt(variance, out=sigma[k])
+    driz = Drizzle(kernel=kernel, out_shape=out_shape, fillval=np.nan, disable_ctx=True, nplanes=len(variances))
     driz.add_image(sigma, exptime=1.0, pixmap=pixmap, iscale=iscale, pixel_scale_ratio=pixel_scale_ratio,
                    weight_map=weight_map, wht_scale=1.0, pixfrac=pixfrac, in_units="cps",
                    xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)

@@ -9,7 +9,12 @@ each output pixel with weight ``dow = dover * w`` as a running weighted mean
     wht  <- wht + dow
     out2 <- (out2 * wht**2 + dow**2 * d2) / (wht + dow)**2     (squared weights)
 
-setting the image's bit in the context plane wherever ``dow > 0``. The
+setting the image's bit in the context plane wherever ``dow > 0``. ``data``
+and ``out`` are stacks of planes, (K, ny, nx) and (K, ny_out, nx_out): K
+images that share the pixel map and the weights (SCI and ERR of an exposure,
+its variance arrays) are drizzled in one pass, the overlaps computed once and
+the weight plane shared; each plane's arithmetic is that of a one-plane run,
+so the results are bit-identical to drizzling the planes one by one. The
 arithmetic (float32 where the established ``drizzle`` C library uses float,
 its rounding rules, its operation order) is kept so that results agree with
 that library to float32 rounding, and so the context bits agree exactly.
@@ -36,6 +41,7 @@ import warnings
 import numpy as np
 from numba import njit, prange
 from numba.core.errors import NumbaPerformanceWarning
+from numba.extending import overload
 
 __all__ = [
     "KERNEL_CODES",
@@ -339,9 +345,68 @@ def _box_overlap(ii, jj, xlo, xhi, ylo, yhi):
 # --- output update ---------------------------------------------------------------
 
 
+# An image (2-D data and out) and a stack of planes (3-D) compile separately:
+# the one-plane kernels keep d in a register, as fast as before stacks existed.
+_OVERLOAD_OPTIONS = dict(inline="always", jit_options=dict(nogil=True, error_model="numpy"))
+
+
+def _pixel_values(data, j, i, iscale, dk):
+    """``d = data * iscale`` of input pixel (i, j): a scalar for an image, ``dk`` filled for a stack."""
+
+
+@overload(_pixel_values, **_OVERLOAD_OPTIONS)
+def _pixel_values_impl(data, j, i, iscale, dk):
+    if data.ndim == 2:
+        def one(data, j, i, iscale, dk):
+            return data[j, i] * iscale
+        return one
+
+    def stack(data, j, i, iscale, dk):
+        for p in range(dk.shape[0]):
+            dk[p] = data[np.uint64(p), j, i] * iscale
+        return dk
+    return stack
+
+
+def _first_value(out, jj, ii, d):
+    """Output pixel (ii, jj) of every plane takes its first contribution ``d``."""
+
+
+@overload(_first_value, **_OVERLOAD_OPTIONS)
+def _first_value_impl(out, jj, ii, d):
+    if out.ndim == 2:
+        def one(out, jj, ii, d):
+            out[jj, ii] = d
+        return one
+
+    def stack(out, jj, ii, d):
+        for p in range(d.shape[0]):
+            out[np.uint64(p), jj, ii] = d[p]
+    return stack
+
+
+def _running_mean(out, jj, ii, d, vc, dow, vc_plus_dow):
+    """``out <- (out * vc + dow * d) / (vc + dow)`` at output pixel (ii, jj) of every plane (float32)."""
+
+
+@overload(_running_mean, **_OVERLOAD_OPTIONS)
+def _running_mean_impl(out, jj, ii, d, vc, dow, vc_plus_dow):
+    # all in float32, as the reference library (drizzle 3.0) evaluates it
+    if out.ndim == 2:
+        def one(out, jj, ii, d, vc, dow, vc_plus_dow):
+            out[jj, ii] = (out[jj, ii] * vc + dow * d) / vc_plus_dow
+        return one
+
+    def stack(out, jj, ii, d, vc, dow, vc_plus_dow):
+        for p in range(d.shape[0]):
+            pu = np.uint64(p)
+            out[pu, jj, ii] = (out[pu, jj, ii] * vc + dow * d[p]) / vc_plus_dow
+    return stack
+
+
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _fold_in(out, wht, ii_, jj_, d, dow, out2, d2, n2, i, use_dq, outdq, dqval):
-    """Running weighted mean update of output pixel (ii, jj) by value d, weight dow."""
+    """Running weighted mean update of output pixel (ii, jj) by value(s) d, weight dow."""
     if dow == 0.0:
         return
     # unsigned indices spare numba's negative-index wraparound on every access
@@ -350,14 +415,13 @@ def _fold_in(out, wht, ii_, jj_, d, dow, out2, d2, n2, i, use_dq, outdq, dqval):
     vc = wht[jj, ii]
     vc_plus_dow = vc + dow
     if vc == 0.0:
-        out[jj, ii] = d
+        _first_value(out, jj, ii, d)
         for k in range(n2):
             out2[k, jj, ii] = d2[k, i]
         if use_dq:
             outdq[jj, ii] = dqval
     else:
-        # all in float32, as the reference library (drizzle 3.0) evaluates it
-        out[jj, ii] = (out[jj, ii] * vc + dow * d) / vc_plus_dow
+        _running_mean(out, jj, ii, d, vc, dow, vc_plus_dow)
         if n2 > 0:
             # squared weights in float32, the rest in double (as drizzle 3.0)
             dow2 = np.float64(dow * dow)
@@ -528,11 +592,12 @@ def _square_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bit
                  out2, dq, outdq, use_dq, row_first, row_last, row_lo, row_hi,
                  band_lo, band_hi, iscale, wscale, pixfrac):
     """One band of `drizzle_square_rows`: write output rows [band_lo, band_hi) only."""
-    ny = data.shape[0]
-    nx = data.shape[1]
-    ny_out = out.shape[0]
-    nx_out = out.shape[1]
+    ny = data.shape[-2]
+    nx = data.shape[-1]
+    ny_out = out.shape[-2]
+    nx_out = out.shape[-1]
     n2 = data2.shape[0]
+    dk = np.empty(data.shape[0] if data.ndim == 3 else 0, dtype=np.float32)
     iscale2 = iscale * iscale
     h = 0.5 * pixfrac
     share_nodes = h == 0.5
@@ -610,7 +675,7 @@ def _square_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bit
             iu = np.uint64(i)
             wt = weights[ju, iu] if use_weights else np.float32(1.0)
             w = np.float64(wt * wscale) / jaco
-            d = data[ju, iu] * iscale
+            d = _pixel_values(data, ju, iu, iscale, dk)
             dqval = dq[ju, iu] if use_dq else np.uint32(0)
             nhit = 0
             for jj in range(r0, r1 + 1):
@@ -637,14 +702,19 @@ def drizzle_square_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_c
 
     Parameters
     ----------
-    data, weights : float32 (ny, nx)
-        Input values and their weights.
+    data : float32 (ny, nx) or (K, ny, nx)
+        Input values: an image, or K planes drizzled with the same overlaps
+        and weights.
+    weights : float32 (ny, nx)
+        Input weights.
     use_weights : bool
         False to take every weight as 1 (``weights`` is then a placeholder).
     pixmap : float64 (ny, nx, 2)
         Output (x, y) of each input pixel centre.
-    out, wht : float32 (ny_out, nx_out)
-        Running weighted mean and total weight, updated in place.
+    out : float32 (ny_out, nx_out) or (K, ny_out, nx_out), like ``data``
+        Running weighted mean (of each plane), updated in place.
+    wht : float32 (ny_out, nx_out)
+        Total weight (shared by the planes), updated in place.
     ctx : int32 (ny_out, nx_out)
         Context plane of this image (ignored unless ``use_ctx``).
     bitval : int32
@@ -688,11 +758,12 @@ def _point_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitv
                 dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, band_lo,
                 band_hi, iscale, wscale):
     """One band of `drizzle_point_rows`: write output rows [band_lo, band_hi) only."""
-    ny = data.shape[0]
-    nx = data.shape[1]
-    ny_out = out.shape[0]
-    nx_out = out.shape[1]
+    ny = data.shape[-2]
+    nx = data.shape[-1]
+    ny_out = out.shape[-2]
+    nx_out = out.shape[-1]
     n2 = data2.shape[0]
+    dk = np.empty(data.shape[0] if data.ndim == 3 else 0, dtype=np.float32)
     iscale2 = iscale * iscale
 
     nmiss = 0
@@ -721,7 +792,7 @@ def _point_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitv
             if ii < 0 or ii >= nx_out or jj < 0 or jj >= ny_out:
                 nmiss += 1
                 continue
-            d = data[j, i] * iscale
+            d = _pixel_values(data, j, i, iscale, dk)
             dow = (weights[j, i] if use_weights else np.float32(1.0)) * wscale
             dqval = dq[j, i] if use_dq else np.uint32(0)
             if use_ctx and dow > 0.0:
@@ -783,11 +854,12 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
     Inlined into per-kernel workers so that a constant ``kernel`` prunes the
     other kernels' branches.
     """
-    ny = data.shape[0]
-    nx = data.shape[1]
-    ny_out = out.shape[0]
-    nx_out = out.shape[1]
+    ny = data.shape[-2]
+    nx = data.shape[-1]
+    ny_out = out.shape[-2]
+    nx_out = out.shape[-1]
     n2 = data2.shape[0]
+    dk = np.empty(data.shape[0] if data.ndim == 3 else 0, dtype=np.float32)
     iscale2 = iscale * iscale
 
     psr = np.float64(pscale_ratio)
@@ -845,7 +917,7 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
             if not visit:
                 continue
             w = np.float64((weights[j, i] if use_weights else np.float32(1.0)) * wscale)
-            d = data[j, i] * iscale
+            d = _pixel_values(data, j, i, iscale, dk)
             dqval = dq[j, i] if use_dq else np.uint32(0)
             nhit = 0
             for jj in range(r0, r1 + 1):
@@ -942,14 +1014,16 @@ def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx,
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def fill_uncovered(out, wht, fill_value, out2, fill2, fill_value2):
-    """Set output pixels with zero total weight to ``fill_value`` (and ``out2``)."""
-    ny = out.shape[0]
-    nx = out.shape[1]
+    """Set output pixels with zero total weight to ``fill_value`` in every plane of ``out`` (and ``out2``)."""
+    nplanes = out.shape[0]
+    ny = out.shape[1]
+    nx = out.shape[2]
     n2 = out2.shape[0]
     for j in prange(ny):
         for i in range(nx):
             if wht[j, i] == 0.0:
-                out[j, i] = fill_value
+                for p in range(nplanes):
+                    out[p, j, i] = fill_value
                 if fill2:
                     for k in range(n2):
                         out2[k, j, i] = fill_value2
