@@ -12,7 +12,11 @@
   it returns None and the caller uses ``calc_pixmap``.
 * :class:`VarianceAccumulator`: ``sum(w^2 var)`` and ``sum(w)`` per output
   pixel in one fused pass (the established ``sum(w^2 var) / sum(w)^2``
-  combination of resampled variances).
+  combination of resampled variances), with the ``ivm`` weight
+  ``1 / resampled VAR_RNOISE`` computed on the fly.
+* :func:`error_from_variances`: ERR = sqrt of the sum of the variances that
+  are not NaN, in one pass (``np.sqrt(np.nansum(stack, axis=0))`` without
+  the stack and its temporaries).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["imaging_pixmap", "VarianceAccumulator"]
+__all__ = ["imaging_pixmap", "VarianceAccumulator", "error_from_variances"]
 
 _ARCSEC = math.pi / (180.0 * 3600.0)
 
@@ -213,6 +217,27 @@ def _accumulate(wsum, wtot, var, weight, scalar_weight, use_scalar):  # pragma: 
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
+def _accumulate_ivm(wsum, wtot, var, rnoise):  # pragma: no cover - numba
+    ny, nx = var.shape
+    one = np.float32(1.0)
+    for j in numba.prange(ny):
+        for i in range(nx):
+            r = rnoise[j, i]
+            if not (math.isfinite(r) and r > 0.0):
+                continue  # weight 0
+            # the weight as the array path computes it: 1 / r in float32, then float64
+            w = np.float64(one / r)
+            v = var[j, i]
+            if math.isfinite(v) and v >= 0.0:
+                term = v * w * w
+                if math.isnan(wsum[j, i]):
+                    wsum[j, i] = term
+                else:
+                    wsum[j, i] += term
+                wtot[j, i] += w
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _finish(wsum, wtot, scaling, out):  # pragma: no cover - numba
     ny, nx = out.shape
     for j in numba.prange(ny):
@@ -249,8 +274,65 @@ class VarianceAccumulator:
             _accumulate(self._wsum, self._wtot, variance, np.ascontiguousarray(weight, dtype=np.float64), 0.0,
                         False)
 
+    def add_inverse_weighted(self, variance, rnoise):
+        """Fold in one image's resampled variance weighted by ``1 / rnoise`` (0 where not finite and > 0).
+
+        The ``ivm`` weighting: ``rnoise`` is the image's resampled read-noise
+        variance. Same result as ``add(variance, w)`` with that weight array,
+        without building it.
+        """
+        variance = np.ascontiguousarray(variance)
+        rnoise = np.ascontiguousarray(rnoise, dtype=np.float32)
+        if rnoise.shape != variance.shape:
+            raise ValueError(f"'rnoise' has shape {rnoise.shape}; expected {variance.shape} like 'variance'")
+        _accumulate_ivm(self._wsum, self._wtot, variance, rnoise)
+
     def result(self, scaling=1.0, dtype=np.float32):
         """The combined variance (NaN where no image contributed)."""
         out = np.empty(self._wsum.shape, dtype=dtype)
         _finish(self._wsum, self._wtot, float(scaling), out)
         return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _error_from_variances(variances, out):  # pragma: no cover - numba
+    ny, nx = out.shape
+    for j in numba.prange(ny):
+        for i in range(nx):
+            every_nan = True
+            total = np.float32(0.0)
+            for k in range(len(variances)):
+                v = variances[k][j, i]
+                if math.isnan(v):
+                    v = np.float32(0.0)
+                else:
+                    every_nan = False
+                # summed in order from the first array, as numpy's nansum over axis 0
+                total = v if k == 0 else total + v
+            out[j, i] = math.nan if every_nan else math.sqrt(total)
+
+
+def error_from_variances(variances):
+    """ERR of a mosaic from its variance arrays: ``sqrt(nansum(variances))``, NaN where all are NaN.
+
+    Parameters
+    ----------
+    variances : sequence of float32 ndarray (ny, nx)
+        The combined variances (e.g. VAR_RNOISE, VAR_POISSON, VAR_FLAT).
+
+    Returns
+    -------
+    float32 ndarray (ny, nx)
+        Bit-identical to ``np.sqrt(np.nansum(np.stack(variances), axis=0))``
+        with NaN where every variance is NaN.
+    """
+    arrays = tuple(np.ascontiguousarray(v, dtype=np.float32) for v in variances)
+    if not arrays:
+        raise ValueError("error_from_variances: no variance arrays")
+    shape = arrays[0].shape
+    for k, a in enumerate(arrays):
+        if a.ndim != 2 or a.shape != shape:
+            raise ValueError(f"variance array {k} has shape {a.shape}; expected a 2-D {shape} like the first")
+    out = np.empty(shape, dtype=np.float32)
+    _error_from_variances(arrays, out)
+    return out
