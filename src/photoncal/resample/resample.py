@@ -423,7 +423,9 @@ class ResampleData:
         """Resample each exposure (its detectors together) onto the common output grid.
 
         Used by outlier detection.  The error array is the drizzled ERR
-        (no variances).
+        (no variances) when ``enable_err``, drizzled together with SCI;
+        without it the outputs have no ERR (as the established pipeline's
+        outlier detection).
 
         Returns
         -------
@@ -439,7 +441,8 @@ class ResampleData:
             groups.setdefault(info.group_id, []).append(index)
         outputs = []
         for indices in groups.values():
-            output = self._resample_indices(indices, enable_var=False, compute_err="driz_err", report_var=False)
+            output = self._resample_indices(indices, enable_var=False,
+                                            compute_err="driz_err" if self.enable_err else None, report_var=False)
             output.meta.filename = self._intermediate_name(self._infos[indices[0]].name)
             output.meta.group_id = self._infos[indices[0]].group_id
             if self.in_memory:
