@@ -10,6 +10,7 @@ from photoncal.kernels.drizzle import (
     drizzle_add,
     resample_variance,
     resample_variances,
+    sigma_planes,
 )
 from photoncal.sim.analytic import affine_pixmap, rotation
 
@@ -110,3 +111,45 @@ def test_stack_shapes_get_clear_errors():
         drizzle_add(planes, pixmap, np.zeros(OUT_SHAPE, np.float32), np.zeros(OUT_SHAPE, np.float32))
     with pytest.raises(ValueError, match="variance array 1 has shape"):
         resample_variances([planes[0], planes[0][:5]], pixmap, OUT_SHAPE)
+
+
+@pytest.mark.parametrize("kernel", SUPPORTED_KERNELS)
+def test_single_planes_ride_along_bit_identically(monkeypatch, kernel):
+    """Planes drizzled alone beside a co-added image equal their own drizzle; the co-add is untouched."""
+    planes, weights, var, dq, pixmap, pixmap2 = _inputs(seed=4)
+    monkeypatch.setattr(drizzle_module, "_SERIAL_MAX_PIXELS", 0)
+    monkeypatch.setattr(drizzle_module, "_band_count", lambda: 3)
+    pixfrac = 1.0 if kernel.startswith("lanczos") else 0.7
+    single = np.stack([planes[1], planes[2], var])
+    common = dict(weight_map=weights, pixfrac=pixfrac, pixel_scale_ratio=1.1, dq=dq, data2=var)
+
+    mosaic = Drizzle(kernel=kernel, out_shape=OUT_SHAPE, max_ctx_id=1, fillval="NaN")
+    plain = Drizzle(kernel=kernel, out_shape=OUT_SHAPE, max_ctx_id=1, fillval="NaN")
+    for k, pm in enumerate((pixmap, pixmap2)):
+        counts = mosaic.add_image(planes[0], exptime=2.0, pixmap=pm, single_data=single, **common)
+        assert plain.add_image(planes[0], exptime=2.0, pixmap=pm, **common) == counts
+        alone = Drizzle(kernel=kernel, out_shape=OUT_SHAPE, fillval=np.nan, disable_ctx=True, nplanes=3)
+        alone.add_image(single, exptime=1.0, pixmap=pm, weight_map=weights, pixfrac=pixfrac, pixel_scale_ratio=1.1)
+        np.testing.assert_array_equal(mosaic.out_single, alone.out_img)
+        np.testing.assert_array_equal(mosaic.out_single_wht, alone.out_wht)
+        assert np.count_nonzero(mosaic.out_single_wht) > 0.1 * mosaic.out_single_wht.size
+    for name in ("out_img", "out_wht", "out_ctx", "out_dq"):
+        np.testing.assert_array_equal(getattr(mosaic, name), getattr(plain, name))
+    np.testing.assert_array_equal(mosaic.out_img2[0], plain.out_img2[0])
+    # the variance recipe: squared single planes of sqrt(var) are resample_variances
+    mosaic.add_image(planes[0], exptime=1.0, pixmap=pixmap, weight_map=weights, pixfrac=pixfrac,
+                     pixel_scale_ratio=1.1, dq=dq, data2=var, single_data=sigma_planes([var, 2 * var]))
+    expected = resample_variances([var, 2 * var], pixmap, OUT_SHAPE, weight_map=weights, pixfrac=pixfrac,
+                                  kernel=kernel, pixel_scale_ratio=1.1)
+    np.testing.assert_array_equal(np.square(mosaic.out_single), expected)
+
+
+def test_single_planes_get_clear_errors():
+    planes, _, _, _, pixmap, _ = _inputs()
+    with pytest.raises(ValueError, match="single_data"):
+        Drizzle(out_shape=OUT_SHAPE).add_image(planes[0], exptime=1.0, pixmap=pixmap, single_data=planes[:, :5])
+    out = np.zeros(OUT_SHAPE, np.float32)
+    with pytest.raises(ValueError, match="need 'single_data'"):
+        drizzle_add(planes[0], pixmap, out, out.copy(), out_single=np.zeros((1,) + OUT_SHAPE, np.float32))
+    with pytest.raises(TypeError, match="out_single"):
+        drizzle_add(planes[0], pixmap, out, out.copy(), single_data=planes[:1])

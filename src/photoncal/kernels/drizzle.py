@@ -70,6 +70,7 @@ __all__ = [
     "drizzle_add",
     "resample_variance",
     "resample_variances",
+    "sigma_planes",
     "VarianceCombiner",
 ]
 
@@ -77,6 +78,7 @@ SUPPORTED_KERNELS = ("square", "gaussian", "point", "tophat", "turbo", "lanczos2
 CTX_PLANE_BITS = 32
 _BAND_EDGE = np.int64(2**62)  # stands in for +-infinity in band boundaries
 _MIN_PIXFRAC = 0.001
+_NO_PLANES = np.zeros((0, 1, 1), dtype=np.float32)
 # below this many input pixels, waking worker threads costs more than it saves
 _SERIAL_MAX_PIXELS = 1 << 16
 
@@ -175,7 +177,7 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
                 xmin=0, xmax=0, ymin=0, ymax=0, iscale=1.0, pixel_scale_ratio=1.0,
                 pixfrac=1.0, kernel="square", in_units="cps", expscale=1.0, wt_scl=1.0,
                 fillval="INDEF", data2=None, out_img2=None, fillval2="INDEF",
-                dq=None, out_dq=None):
+                dq=None, out_dq=None, single_data=None, out_single=None, out_single_wht=None):
     """Drizzle one image onto output arrays, in place (the ``tdriz`` operation).
 
     Parameters
@@ -232,6 +234,18 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     dq, out_dq : integer ndarray, optional
         Input DQ bit-ORed into ``out_dq`` (uint32) wherever a pixel
         contributes; the first contribution replaces what was there.
+    single_data : ndarray (K2, ny, nx), optional
+        "Single" planes: drizzled with the same drops (overlaps and weights)
+        as ``data`` but into ``out_single`` with a total weight of their own,
+        ``out_single_wht``: this image alone, whatever ``out_img`` already
+        holds (e.g. an exposure's variance arrays, resampled alone while its
+        science data are co-added into a mosaic). Bit-identical to a
+        separate drizzle of ``single_data`` onto those arrays.
+    out_single : float32 ndarray (K2, ny_out, nx_out)
+        Running weighted mean of the single planes, updated in place; pixels
+        whose ``out_single_wht`` stays 0 are set to NaN.
+    out_single_wht : float32 ndarray (ny_out, nx_out)
+        Total weight of the single planes (0 on first use), updated in place.
 
     Returns
     -------
@@ -302,6 +316,22 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
         dq = np.zeros((1, 1), dtype=np.uint32)
         out_dq = np.zeros((1, 1), dtype=np.uint32)
 
+    use_single = single_data is not None
+    if use_single:
+        single_data = _as_f32_planes(single_data, "single_data")
+        if single_data.shape[1:] != in_shape:
+            raise ValueError(f"'single_data' has planes of shape {single_data.shape[1:]}; expected {in_shape} "
+                             "like 'data'")
+        for name, arr, shape in (("out_single", out_single, single_data.shape[:1] + out_shape),
+                                 ("out_single_wht", out_single_wht, out_shape)):
+            if not (isinstance(arr, np.ndarray) and arr.dtype == np.float32 and arr.flags.c_contiguous
+                    and arr.flags.writeable):
+                raise TypeError(f"'{name}' must be a writeable C-contiguous float32 array (with 'single_data')")
+            if arr.shape != shape:
+                raise ValueError(f"'{name}' has shape {arr.shape}; expected {shape}")
+    elif out_single is not None or out_single_wht is not None:
+        raise ValueError("'out_single' and 'out_single_wht' need 'single_data'")
+
     do_fill, fill_value = _parse_fill(fillval, "fillval")
     do_fill2, fill_value2 = _parse_fill(fillval2, "fillval2")
 
@@ -357,7 +387,7 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
             # an image goes to the kernels as 2-D arrays (their one-plane specialisation)
             kernel_data, kernel_out = (data, out_planes) if stacked else (data[0], out_img)
             arrays = (kernel_data, weights, use_weights, pixmap, kernel_out, out_wht, ctx, use_ctx, bitval,
-                      stack2, out2, dq, out_dq, use_dq)
+                      stack2, out2, dq, out_dq, use_dq, single_data, out_single, out_single_wht)
             nmiss = scan.nmiss + _drizzle_listed_pixels(kernel_name, scan, arrays, out_shape, iscale32,
                                                         np.float32(wt_scl), float(pixfrac), pscale32)
 
@@ -365,6 +395,9 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
         with _ThreadCount(1 if out_wht.size <= _SERIAL_MAX_PIXELS else numba.get_num_threads()):
             fill_uncovered(out_planes, out_wht, np.float32(fill_value), out2, do_fill2 and out2.shape[0] > 0,
                            np.float32(fill_value2))
+    if use_single:
+        with _ThreadCount(1 if out_wht.size <= _SERIAL_MAX_PIXELS else numba.get_num_threads()):
+            fill_uncovered(out_single, out_single_wht, np.float32(np.nan), _NO_PLANES, False, np.float32(0.0))
     for k, target in writeback:
         target[...] = out2[k]
     return nmiss, nskip
@@ -567,6 +600,7 @@ class Drizzle:
         self._out_dq = out_dq
         self._out_img2 = None
         self._pending_img2 = out_img2
+        self._out_single = self._out_single_wht = None
         if self._out_shape is not None:
             self._allocate(self._out_shape)
             if exptime == 0.0 and ((self._out_ctx is not None and np.any(self._out_ctx))
@@ -623,6 +657,16 @@ class Drizzle:
         return list(self._out_img2)
 
     @property
+    def out_single(self):
+        """The last `add_image`'s ``single_data`` resampled alone, float32 (K2, ny, nx), or None."""
+        return self._out_single
+
+    @property
+    def out_single_wht(self):
+        """Total weight of `out_single`, or None."""
+        return self._out_single_wht
+
+    @property
     def out_dq(self):
         """Bitwise OR of the DQ of contributing input pixels, or None."""
         return self._out_dq
@@ -663,7 +707,7 @@ class Drizzle:
 
     def add_image(self, data, exptime, pixmap, data2=None, dq=None, iscale=1.0, pixel_scale_ratio=1.0,
                   weight_map=None, wht_scale=1.0, pixfrac=1.0, in_units="cps",
-                  xmin=None, xmax=None, ymin=None, ymax=None):
+                  xmin=None, xmax=None, ymin=None, ymax=None, single_data=None):
         """Resample ``data`` and fold it into the outputs.
 
         Parameters
@@ -694,6 +738,14 @@ class Drizzle:
             Units of ``data``.
         xmin, xmax, ymin, ymax : int, optional
             Inclusive 0-based box of input pixels to use.
+        single_data : ndarray (K2, ny, nx), optional
+            Planes drizzled with this image's drops (same overlaps and
+            weights) onto a fresh grid of their own: this image alone, not
+            co-added with the others (e.g. its variance arrays, resampled
+            before they are combined across images). The result is
+            `out_single` (NaN where nothing landed) with weight
+            `out_single_wht`, replaced on each call; bit-identical to a
+            separate Drizzle of ``single_data``.
 
         Returns
         -------
@@ -742,6 +794,14 @@ class Drizzle:
             raise ValueError("'data2' is required: squared-weight outputs are being accumulated")
         if dq is not None and self._out_dq is None:
             self._out_dq = np.zeros(self._out_shape, dtype=np.uint32)
+        self._out_single = self._out_single_wht = None
+        if single_data is not None:
+            single_data = np.asarray(single_data)
+            if single_data.ndim != 3 or single_data.shape[1:] != in_shape:
+                raise ValueError(f"'single_data' must have shape (K, {in_shape[0]}, {in_shape[1]}); "
+                                 f"got {single_data.shape}")
+            self._out_single = np.full(single_data.shape[:1] + self._out_shape, np.nan, dtype=np.float32)
+            self._out_single_wht = np.zeros(self._out_shape, dtype=np.float32)
 
         if self._disable_ctx:
             out_ctx, uniqid = None, 1
@@ -769,7 +829,8 @@ class Drizzle:
             pixel_scale_ratio=pixel_scale_ratio, pixfrac=pixfrac, kernel=self._kernel,
             in_units=in_units, expscale=exptime if in_units == "counts" else 1.0, wt_scl=wht_scale,
             fillval=fill, data2=data2, out_img2=self._out_img2, fillval2=fill2,
-            dq=dq, out_dq=self._out_dq if dq is not None else None)
+            dq=dq, out_dq=self._out_dq if dq is not None else None, single_data=single_data,
+            out_single=self._out_single, out_single_wht=self._out_single_wht)
         self._ncoadds += 1
         return result
 
@@ -848,9 +909,25 @@ def resample_variances(variances, pixmap, out_shape, *, weight_map=None, iscale=
     ndarray (K, out_shape), float32
         The resampled variances (NaN where no input landed).
     """
+    sigma = sigma_planes(variances)
+    driz = Drizzle(kernel=kernel, out_shape=out_shape, fillval=np.nan, disable_ctx=True, nplanes=len(variances))
+    driz.add_image(sigma, exptime=1.0, pixmap=pixmap, iscale=iscale, pixel_scale_ratio=pixel_scale_ratio,
+                   weight_map=weight_map, wht_scale=1.0, pixfrac=pixfrac, in_units="cps",
+                   xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
+    out = driz.out_img
+    np.square(out, out=out)
+    return out
+
+
+def sigma_planes(variances):
+    """``sqrt(variance)`` of each array, as one float32 stack (K, ny, nx) (NaN where negative).
+
+    The planes the JWST recipe drizzles for variances (`resample_variance`),
+    e.g. as ``single_data`` beside the science data.
+    """
     variances = list(variances)
     if not variances:
-        raise ValueError("resample_variances: no variance arrays given")
+        raise ValueError("no variance arrays given")
     shape = np.shape(variances[0])
     if len(shape) != 2:
         raise ValueError(f"variance arrays must be 2-D; the first has shape {shape}")
@@ -861,13 +938,7 @@ def resample_variances(variances, pixmap, out_shape, *, weight_map=None, iscale=
             if variance.shape != shape:
                 raise ValueError(f"variance array {k} has shape {variance.shape}; expected {shape} like the first")
             np.sqrt(variance, out=sigma[k])
-    driz = Drizzle(kernel=kernel, out_shape=out_shape, fillval=np.nan, disable_ctx=True, nplanes=len(variances))
-    driz.add_image(sigma, exptime=1.0, pixmap=pixmap, iscale=iscale, pixel_scale_ratio=pixel_scale_ratio,
-                   weight_map=weight_map, wht_scale=1.0, pixfrac=pixfrac, in_units="cps",
-                   xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
-    out = driz.out_img
-    np.square(out, out=out)
-    return out
+    return sigma
 
 
 class VarianceCombiner:

@@ -501,7 +501,7 @@ class ResampleData:
         return output
 
     def _add_model(self, model, info, driz, combiners):
-        from photoncal.kernels.drizzle import resample_variances
+        from photoncal.kernels.drizzle import sigma_planes
 
         from .utils import build_driz_weight, resample_range
 
@@ -543,14 +543,8 @@ class ResampleData:
             planes[0] = data
             planes[1] = model.err
             data = planes
-        if self.propagate_dq:
-            driz.add_image(data, dq=dq, **kwargs)
-        else:
-            driz.add_image(data, **kwargs)
-        if not combiners:
-            return
         names = []
-        for name in VARIANCE_ARRAYS:
+        for name in VARIANCE_ARRAYS if combiners else ():
             if not _has_array(model, name):
                 continue
             var = getattr(model, name)
@@ -558,14 +552,19 @@ class ResampleData:
                 log.warning("%s: %s has shape %s, not that of SCI; skipped", info.name, name.upper(), var.shape)
                 continue
             names.append(name)
-        resampled = {}
         if names:
-            # the variance arrays share the pixel map and weights: one drizzle pass for all
-            stack = resample_variances([getattr(model, name) for name in names], pixmap, self.output_shape,
-                                       weight_map=weight, iscale=1.0, pixel_scale_ratio=self.pixel_scale_ratio,
-                                       pixfrac=self.pixfrac, kernel=self.kernel, xmin=xmin, xmax=xmax, ymin=ymin,
-                                       ymax=ymax)
-            resampled = dict(zip(names, stack))
+            # the variances are resampled alone (sqrt(var) on a fresh grid, then squared) with the
+            # same drops as SCI: in the same drizzle pass, as its "single" planes
+            kwargs["single_data"] = sigma_planes([getattr(model, name) for name in names])
+        if self.propagate_dq:
+            driz.add_image(data, dq=dq, **kwargs)
+        else:
+            driz.add_image(data, **kwargs)
+        if not names:
+            return
+        resampled = driz.out_single
+        np.square(resampled, out=resampled)
+        resampled = dict(zip(names, resampled))
         for name, var in resampled.items():
             self._fold_variance(combiners[name], var, resampled.get("var_rnoise"), tmeasure)
 
