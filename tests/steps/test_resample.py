@@ -464,6 +464,29 @@ def test_error_from_variances_is_the_root_of_the_nan_sum():
     np.testing.assert_array_equal(error_from_variances(variances[2:]), np.sqrt(variances[2]))
 
 
+def test_drizzle_input_and_sqrt_planes_are_the_numpy_expressions_bit_for_bit():
+    from photoncal.kernels.drizzle import sigma_planes
+    from photoncal.resample._fast import drizzle_input, sqrt_planes
+
+    rng = np.random.default_rng(8)
+    values = rng.normal(0, 3, (30, 20)).astype(np.float32) ** 3
+    values[0, :8] = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, -1e-45]
+    bits = lambda a: a.view(np.uint32)  # noqa: E731 - NaN payloads and signed zeros count too
+    np.testing.assert_array_equal(bits(sqrt_planes([values, 2 * values])), bits(sigma_planes([values, 2 * values])))
+    invalid = ~np.isfinite(values)
+    for level in (None, 3.25):
+        weight = rng.uniform(0.5, 1, values.shape).astype(np.float32)
+        expected_weight = np.where(invalid, np.float32(0), weight)
+        expected = np.where(invalid, np.float32(0.0), values)
+        if level is not None:
+            expected = expected - np.float32(level)
+        out = np.empty((2,) + values.shape, np.float32)
+        result = drizzle_input(values, weight, level, out=out[1])
+        assert result is out[1] or np.shares_memory(result, out)
+        np.testing.assert_array_equal(bits(out[1]), bits(expected))
+        np.testing.assert_array_equal(weight, expected_weight)
+
+
 def test_nan_without_do_not_use_gets_no_weight(cal):
     model, _ = cal
     m = _copy(model)

@@ -800,7 +800,8 @@ class Drizzle:
             if single_data.ndim != 3 or single_data.shape[1:] != in_shape:
                 raise ValueError(f"'single_data' must have shape (K, {in_shape[0]}, {in_shape[1]}); "
                                  f"got {single_data.shape}")
-            self._out_single = np.full(single_data.shape[:1] + self._out_shape, np.nan, dtype=np.float32)
+            # no prefill: each pixel gets its first contribution or, without any, NaN
+            self._out_single = np.empty(single_data.shape[:1] + self._out_shape, dtype=np.float32)
             self._out_single_wht = np.zeros(self._out_shape, dtype=np.float32)
 
         if self._disable_ctx:

@@ -14,6 +14,10 @@
   pixel in one fused pass (the established ``sum(w^2 var) / sum(w)^2``
   combination of resampled variances), with the ``ivm`` weight
   ``1 / resampled VAR_RNOISE`` computed on the fly.
+* :func:`drizzle_input`: the science values an input contributes (0 and
+  zero weight where not finite, minus an unsubtracted background level) in
+  one pass; :func:`sqrt_planes`: the standard deviations of its variance
+  arrays, drizzled beside it.
 * :func:`error_from_variances`: ERR = sqrt of the sum of the variances that
   are not NaN, in one pass (``np.sqrt(np.nansum(stack, axis=0))`` without
   the stack and its temporaries).
@@ -26,7 +30,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["imaging_pixmap", "VarianceAccumulator", "error_from_variances"]
+__all__ = ["imaging_pixmap", "VarianceAccumulator", "error_from_variances", "drizzle_input", "sqrt_planes"]
 
 _ARCSEC = math.pi / (180.0 * 3600.0)
 
@@ -335,4 +339,79 @@ def error_from_variances(variances):
             raise ValueError(f"variance array {k} has shape {a.shape}; expected a 2-D {shape} like the first")
     out = np.empty(shape, dtype=np.float32)
     _error_from_variances(arrays, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _drizzle_input(data, weight, subtract, level, out):  # pragma: no cover - numba
+    ny, nx = data.shape
+    zero = np.float32(0.0)
+    for j in numba.prange(ny):
+        for i in range(nx):
+            v = data[j, i]
+            if not math.isfinite(v):
+                weight[j, i] = zero
+                v = zero
+            out[j, i] = v - level if subtract else v
+
+
+def drizzle_input(data, weight, level=None, out=None):
+    """The values an image contributes to a drizzle, and its weights, in one pass.
+
+    A pixel whose value is not finite contributes 0 with weight 0 (``weight``
+    is changed in place there); ``level`` (a background not subtracted from
+    the data) is subtracted, in float32. Bit-identical to
+    ``np.where(np.isfinite(data), data, 0) - np.float32(level)``.
+
+    Parameters
+    ----------
+    data : ndarray (ny, nx)
+        Science values (converted to float32).
+    weight : float32 ndarray (ny, nx)
+        Drizzle weights, zeroed in place where ``data`` is not finite.
+    level : float, optional
+        Background level to subtract.
+    out : float32 ndarray (ny, nx), optional
+        Where to write the result (e.g. a plane of a stack); a new array
+        otherwise.
+
+    Returns
+    -------
+    float32 ndarray (ny, nx)
+    """
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    if not (isinstance(weight, np.ndarray) and weight.dtype == np.float32 and weight.flags.c_contiguous
+            and weight.shape == data.shape):
+        raise TypeError(f"'weight' must be a C-contiguous float32 array of shape {data.shape}")
+    if out is None:
+        out = np.empty(data.shape, dtype=np.float32)
+    elif not (out.dtype == np.float32 and out.flags.c_contiguous and out.shape == data.shape):
+        raise TypeError(f"'out' must be a C-contiguous float32 array of shape {data.shape}")
+    _drizzle_input(data, weight, level is not None, np.float32(0.0 if level is None else level), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _sqrt_into(variance, out):  # pragma: no cover - numba
+    ny, nx = variance.shape
+    for j in numba.prange(ny):
+        for i in range(nx):
+            out[j, i] = np.sqrt(variance[j, i])  # the IEEE square root, NaN for negatives, as numpy
+
+
+def sqrt_planes(variances):
+    """``sqrt`` of each variance array as one float32 stack (K, ny, nx), NaN where negative or NaN.
+
+    The same values as :func:`photoncal.kernels.drizzle.sigma_planes` (IEEE
+    square roots), in parallel.
+    """
+    variances = [np.ascontiguousarray(v, dtype=np.float32) for v in variances]
+    if not variances:
+        raise ValueError("sqrt_planes: no variance arrays")
+    shape = variances[0].shape
+    out = np.empty((len(variances),) + shape, dtype=np.float32)
+    for k, v in enumerate(variances):
+        if v.ndim != 2 or v.shape != shape:
+            raise ValueError(f"variance array {k} has shape {v.shape}; expected a 2-D {shape} like the first")
+        _sqrt_into(v, out[k])
     return out

@@ -501,8 +501,7 @@ class ResampleData:
         return output
 
     def _add_model(self, model, info, driz, combiners):
-        from photoncal.kernels.drizzle import sigma_planes
-
+        from ._fast import drizzle_input, sqrt_planes
         from .utils import build_driz_weight, resample_range
 
         data = np.asarray(model.data, dtype=np.float32)
@@ -517,15 +516,9 @@ class ResampleData:
         var_rnoise = model.var_rnoise if _has_array(model, "var_rnoise") else None
         weight = build_driz_weight(dq, self.good_bits, self.weight_type, var_rnoise=var_rnoise, exptime=tmeasure,
                                    log=log, name=info.name)
-        # a NaN pixel never contributes, flagged DO_NOT_USE or not (inputs read
-        # from disk have not been through match_nans_and_flags)
-        invalid = ~np.isfinite(data)
-        if invalid.any():
-            weight[invalid] = 0.0
-            data = np.where(invalid, np.float32(0.0), data)
         level = model.meta.background.level
-        if level is not None and not model.meta.background.subtracted:
-            data = data - np.float32(level)
+        if level is None or model.meta.background.subtracted:
+            level = None
         xmin, xmax, ymin, ymax = resample_range(data.shape, _bbox(wcs))
         if exptime is None or not exptime > 0:
             log.warning("%s: no positive exposure time (EFFEXPTM); using 1 s for the drizzle bookkeeping",
@@ -536,13 +529,18 @@ class ResampleData:
                       xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
         log.info("Drizzling %s (%d x %d) onto %d x %d", info.name, data.shape[1], data.shape[0],
                  self.output_shape[1], self.output_shape[0])
+        # a NaN pixel never contributes, flagged DO_NOT_USE or not (inputs read from
+        # disk have not been through match_nans_and_flags); a background level not
+        # subtracted yet is subtracted here
         if driz.nplanes == 2:
             if model.err.shape != data.shape:
                 raise ValueError(f"{info.name}: ERR has shape {model.err.shape}; expected {data.shape} like SCI")
             planes = np.empty((2,) + data.shape, dtype=np.float32)
-            planes[0] = data
+            drizzle_input(data, weight, level, out=planes[0])
             planes[1] = model.err
             data = planes
+        else:
+            data = drizzle_input(data, weight, level)
         names = []
         for name in VARIANCE_ARRAYS if combiners else ():
             if not _has_array(model, name):
@@ -555,7 +553,7 @@ class ResampleData:
         if names:
             # the variances are resampled alone (sqrt(var) on a fresh grid, then squared) with the
             # same drops as SCI: in the same drizzle pass, as its "single" planes
-            kwargs["single_data"] = sigma_planes([getattr(model, name) for name in names])
+            kwargs["single_data"] = sqrt_planes([getattr(model, name) for name in names])
         if self.propagate_dq:
             driz.add_image(data, dq=dq, **kwargs)
         else:
