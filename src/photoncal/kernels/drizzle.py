@@ -384,8 +384,9 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
             listed = np.maximum(scan.row_last.astype(np.int64) - scan.row_first + 1, 0).sum()
             nmiss = scan.nmiss + int(listed)
         else:
-            # an image goes to the kernels as 2-D arrays (their one-plane specialisation)
-            kernel_data, kernel_out = (data, out_planes) if stacked else (data[0], out_img)
+            # an image (or a stack of one) goes to the kernels as 2-D arrays: their faster
+            # one-plane specialisation
+            kernel_data, kernel_out = (data, out_planes) if nplanes > 1 else (data[0], out_planes[0])
             arrays = (kernel_data, weights, use_weights, pixmap, kernel_out, out_wht, ctx, use_ctx, bitval,
                       stack2, out2, dq, out_dq, use_dq, single_data, out_single, out_single_wht)
             nmiss = scan.nmiss + _drizzle_listed_pixels(kernel_name, scan, arrays, out_shape, iscale32,
