@@ -637,7 +637,7 @@ class Drizzle:
 
     @property
     def out_img(self):
-        """Resampled image (weighted mean, in input units per second for counts input); (nplanes, ny, nx) with nplanes."""
+        """Resampled image: weighted mean (a rate for counts input); (nplanes, ny, nx) with ``nplanes``."""
         return self._out_img
 
     @property

@@ -43,8 +43,8 @@ import warnings
 
 import numpy as np
 from numba import njit, prange
-from numba.core.errors import NumbaPerformanceWarning
 from numba.core import types
+from numba.core.errors import NumbaPerformanceWarning
 from numba.extending import overload
 
 __all__ = [
@@ -810,8 +810,8 @@ def drizzle_square_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_c
     for b in prange(nbands):
         misses[b], escapes[b] = _square_band(
             data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2, dq,
-            outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
-            wscale, pixfrac)
+            outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+            bands[b + 1], iscale, wscale, pixfrac)
     return misses.sum(), escapes.sum()
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
@@ -879,7 +879,8 @@ def drizzle_point_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_ct
     for b in prange(nbands):
         misses[b], escapes[b] = _point_band(
             data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2, dq,
-            outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale, wscale)
+            outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+            bands[b + 1], iscale, wscale)
     return misses.sum(), escapes.sum()
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -1064,19 +1065,19 @@ def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx,
         if kernel == _TURBO:
             misses[b], escapes[b] = _turbo_band(
                 data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
-                dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
-                wscale, pixfrac, pscale_ratio, lut)
+                dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+                bands[b + 1], iscale, wscale, pixfrac, pscale_ratio, lut)
             continue
         if kernel == _TOPHAT:
             misses[b], escapes[b] = _tophat_band(
                 data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
-                dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
-                wscale, pixfrac, pscale_ratio, lut)
+                dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+                bands[b + 1], iscale, wscale, pixfrac, pscale_ratio, lut)
             continue
         misses[b], escapes[b] = _drop_band(
             kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
-            dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
-            wscale, pixfrac, pscale_ratio, lut)
+            dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+            bands[b + 1], iscale, wscale, pixfrac, pscale_ratio, lut)
     return misses.sum(), escapes.sum()
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
