@@ -68,8 +68,8 @@ def band_times(data, weights, pixmap, out_shape, nbands, repeat):
         for b in range(len(bands) - 1):
             c0 = time.process_time()
             kernels._square_band(data, weights, True, pixmap, out, wht, ctx, True, np.int32(1), none2, none2,
-                                 nodq, nodq, False, scan.row_first, scan.row_last, lo, hi, bands[b],
-                                 bands[b + 1], np.float32(1), np.float32(1), 1.0)
+                                 nodq, nodq, False, None, None, None, scan.row_first, scan.row_last, lo, hi,
+                                 bands[b], bands[b + 1], np.float32(1), np.float32(1), 1.0)
             band_times.append(time.process_time() - c0)
         for key, value in (("setup", setup), ("slowest", max(band_times)), ("total", sum(band_times))):
             best[key] = min(best.get(key, np.inf), value)

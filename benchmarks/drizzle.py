@@ -10,6 +10,12 @@ Usage::
 
     PYTHONPATH=src python benchmarks/drizzle.py [--size 2048] [--repeat 3]
         [--kernels square,point,turbo,gaussian,tophat,lanczos3] [--threads N] [--drizzle-only]
+    PYTHONPATH=src python benchmarks/drizzle.py --planes [--kernels square,turbo,point]
+
+``--planes`` times stacks instead: each kernel with 1, 2 and 3 planes of one
+pixel map and weight map (``Drizzle(nplanes=K)``), and one exposure of a
+mosaic the old way (SCI, then each of three variances drizzled alone) against
+one pass with the variances as ``single_data``; one thread, CPU seconds.
 
 The machine's load average and CPU pressure are printed before and after:
 wall-clock times of the multi-threaded runs mean something only when the
@@ -37,7 +43,7 @@ from _drizzle_timing import band_times, best_time, machine_load, peak_rss_mib  #
 sys.path.remove(_HERE)
 
 from photoncal.kernels.blot import blot_image  # noqa: E402
-from photoncal.kernels.drizzle import Drizzle  # noqa: E402
+from photoncal.kernels.drizzle import Drizzle, resample_variance, sigma_planes  # noqa: E402
 
 try:
     from drizzle.resample import SUPPORTED_DRIZZLE_KERNELS
@@ -104,6 +110,40 @@ def parallel_thread_times(func, nthreads, repeat):
     return best
 
 
+def planes_benchmark(data, weights, pixmap, kernels, repeat):
+    """CPU seconds (one thread) of stacks of 1-3 planes, and of a mosaic exposure with its variances."""
+    n = data.shape[0]
+    numba.set_num_threads(1)
+    stacks = {k: np.stack([data] * k) for k in (2, 3)}
+    print("one thread, CPU seconds (best of --repeat): planes drizzled together with one map and weight")
+    print(f"{'kernel':10s} {'1 plane':>8s} {'2 planes':>9s} {'3 planes':>9s}")
+    for kernel in kernels:
+        row = []
+        for k in (1, 2, 3):
+            def run(k=k):
+                driz = Drizzle(kernel=kernel, out_shape=(n, n), nplanes=None if k == 1 else k)
+                driz.add_image(data if k == 1 else stacks[k], exptime=1.0, pixmap=pixmap, weight_map=weights)
+            run()  # compile
+            row.append(best_time(run, repeat)[1])
+        print(f"{kernel:10s} {row[0]:8.3f} {row[1]:9.3f} {row[2]:9.3f}")
+    variances = [np.abs(data) * f for f in (0.01, 0.02, 0.03)]
+
+    def four_passes():
+        Drizzle(out_shape=(n, n)).add_image(data, exptime=1.0, pixmap=pixmap, weight_map=weights)
+        for var in variances:
+            resample_variance(var, pixmap, (n, n), weight_map=weights)
+
+    def one_pass():
+        Drizzle(out_shape=(n, n)).add_image(data, exptime=1.0, pixmap=pixmap, weight_map=weights,
+                                            single_data=sigma_planes(variances))
+    one_pass()
+    four = best_time(four_passes, repeat)[1]
+    one = best_time(one_pass, repeat)[1]
+    print(f"mosaic exposure (square): SCI + 3 variances in 4 drizzles {four:.3f} s, in one pass {one:.3f} s "
+          f"({four / one:.1f}x)")
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=2048)
@@ -111,6 +151,7 @@ def main():
     parser.add_argument("--kernels", default="square,point,turbo,gaussian,tophat,lanczos3")
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS)
     parser.add_argument("--drizzle-only", action="store_true", help="skip the blot and pixel-map timings")
+    parser.add_argument("--planes", action="store_true", help="time stacks of planes and single planes instead")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -124,6 +165,12 @@ def main():
     print(f"drizzle {n}x{n} onto its own-scale grid; numba threads available: "
           f"{numba.config.NUMBA_NUM_THREADS}")
     print(f"load average (1, 5, 15 min) at start: {machine_load()}")
+    if args.planes:
+        kernels = args.kernels.split(",") if args.kernels != parser.get_default("kernels") else ["square", "turbo",
+                                                                                                  "point"]
+        planes_benchmark(data, weights, pixmap, kernels, max(args.repeat, 3))
+        print(f"load average at end: {machine_load()}")
+        return
 
     # compile outside the timings
     small = own_scale_pixmap(64)

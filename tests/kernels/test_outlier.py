@@ -72,6 +72,36 @@ def test_weights_maskpt_and_nlow_nhigh(stack):
     assert np.all(np.isnan(ol.median_stack(images[:2], nlow=1, nhigh=1)))
 
 
+def _weight_maps():
+    """Weight maps of the kinds drizzle makes: smooth with holes, skewed, tied, tiny."""
+    rng = np.random.default_rng(21)
+    maps = []
+    for n, dtype in ((60_001, np.float32), (40_000, np.float64), (5_000, np.float32)):
+        w = rng.normal(1.0e4, 300.0, n).astype(dtype)
+        w[rng.uniform(size=n) < 0.03] *= 0.2  # partly covered pixels
+        w[rng.uniform(size=n) < 0.02] = 0.0  # not covered
+        w[:3] = [np.nan, np.inf, -np.inf]
+        maps.append(w)
+    skewed = rng.normal(100.0, 1.0, 30_000).astype(np.float32)
+    skewed[:4_000] = rng.uniform(300, 400, 4_000)  # a far tail: the clipped run leaves the sorted middle window
+    maps.append(skewed)
+    maps.append(np.full((90, 70), 125.5, np.float32))  # exposure-time weights: all equal
+    maps.append(np.round(rng.normal(50, 5, (120, 110))).astype(np.float32))  # many ties
+    maps.append(rng.normal(3, 1, 300).astype(np.float32))  # small: astropy itself
+    return maps
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_weight_threshold_is_astropys_sigma_clip_bit_for_bit(index):
+    weight = _weight_maps()[index]
+    fast = ol.compute_weight_threshold(weight, 0.7)
+    reference = ol._weight_threshold_astropy(weight, 0.7)
+    assert fast == reference
+    # a plain cross-check of what that number is: 0.7 x the clipped mean
+    good = weight[np.isfinite(weight) & (weight != 0)]
+    assert 0.5 * np.median(good) < fast / 0.7 < 1.5 * np.median(good)
+
+
 def test_cosmic_rays_are_flagged_and_good_pixels_kept(stack):
     images, crs, err = stack
     median = ol.median_stack(images)

@@ -422,6 +422,71 @@ def test_variance_accumulator_matches_combiner():
     assert np.allclose(a[np.isfinite(a)], b[np.isfinite(b)], rtol=1e-6)
 
 
+def test_inverse_weighted_accumulation_equals_the_weight_array():
+    from photoncal.resample._fast import VarianceAccumulator
+
+    rng = np.random.default_rng(6)
+    shape = (25, 33)
+    fused, explicit = VarianceAccumulator(shape), VarianceAccumulator(shape)
+    for k in range(3):
+        var = rng.uniform(0, 2, shape).astype(np.float32)
+        var[rng.uniform(size=shape) < 0.1] = np.nan
+        rnoise = rng.uniform(0.01, 3, shape).astype(np.float32)
+        rnoise[rng.uniform(size=shape) < 0.1] = np.nan
+        rnoise[k, :5] = [0.0, -1.0, np.inf, 1e-30, 2.0]
+        # the weight array of the ivm weighting: 1 / rnoise (float32) where finite and positive
+        weight = np.zeros(shape, np.float64)
+        good = np.isfinite(rnoise) & (rnoise > 0)
+        weight[good] = 1.0 / rnoise[good]
+        fused.add_inverse_weighted(var, rnoise)
+        explicit.add(var, weight)
+    a, b = fused.result(scaling=0.7), explicit.result(scaling=0.7)
+    np.testing.assert_array_equal(a, b)
+    assert np.isfinite(a).mean() > 0.9
+
+
+def test_error_from_variances_is_the_root_of_the_nan_sum():
+    from photoncal.resample._fast import error_from_variances
+
+    rng = np.random.default_rng(7)
+    shape = (20, 30)
+    variances = [rng.uniform(0, 5, shape).astype(np.float32) for _ in range(3)]
+    variances[0][rng.uniform(size=shape) < 0.3] = np.nan
+    variances[1][rng.uniform(size=shape) < 0.3] = np.nan
+    for v in variances:
+        v[4, 5:9] = np.nan  # all NaN there
+    stack = np.stack(variances)
+    expected = np.sqrt(np.nansum(stack, axis=0)).astype(np.float32)
+    expected[np.all(np.isnan(stack), axis=0)] = np.nan
+    ours = error_from_variances(variances)
+    np.testing.assert_array_equal(ours, expected)
+    assert np.isnan(ours[4, 5:9]).all() and ours.dtype == np.float32
+    np.testing.assert_array_equal(error_from_variances(variances[2:]), np.sqrt(variances[2]))
+
+
+def test_drizzle_input_and_sqrt_planes_are_the_numpy_expressions_bit_for_bit():
+    from photoncal.kernels.drizzle import sigma_planes
+    from photoncal.resample._fast import drizzle_input, sqrt_planes
+
+    rng = np.random.default_rng(8)
+    values = rng.normal(0, 3, (30, 20)).astype(np.float32) ** 3
+    values[0, :8] = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, -1e-45]
+    bits = lambda a: a.view(np.uint32)  # noqa: E731 - NaN payloads and signed zeros count too
+    np.testing.assert_array_equal(bits(sqrt_planes([values, 2 * values])), bits(sigma_planes([values, 2 * values])))
+    invalid = ~np.isfinite(values)
+    for level in (None, 3.25):
+        weight = rng.uniform(0.5, 1, values.shape).astype(np.float32)
+        expected_weight = np.where(invalid, np.float32(0), weight)
+        expected = np.where(invalid, np.float32(0.0), values)
+        if level is not None:
+            expected = expected - np.float32(level)
+        out = np.empty((2,) + values.shape, np.float32)
+        result = drizzle_input(values, weight, level, out=out[1])
+        assert result is out[1] or np.shares_memory(result, out)
+        np.testing.assert_array_equal(bits(out[1]), bits(expected))
+        np.testing.assert_array_equal(weight, expected_weight)
+
+
 def test_nan_without_do_not_use_gets_no_weight(cal):
     model, _ = cal
     m = _copy(model)

@@ -69,6 +69,8 @@ __all__ = [
     "decode_context",
     "drizzle_add",
     "resample_variance",
+    "resample_variances",
+    "sigma_planes",
     "VarianceCombiner",
 ]
 
@@ -76,6 +78,7 @@ SUPPORTED_KERNELS = ("square", "gaussian", "point", "tophat", "turbo", "lanczos2
 CTX_PLANE_BITS = 32
 _BAND_EDGE = np.int64(2**62)  # stands in for +-infinity in band boundaries
 _MIN_PIXFRAC = 0.001
+_NO_PLANES = np.zeros((0, 1, 1), dtype=np.float32)
 # below this many input pixels, waking worker threads costs more than it saves
 _SERIAL_MAX_PIXELS = 1 << 16
 
@@ -128,6 +131,16 @@ def _as_f32_2d(array, name, shape=None):
     return array
 
 
+def _as_f32_planes(array, name):
+    """(K, ny, nx) float32 view or copy of a 2-D image (K = 1) or a stack of K images."""
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if array.ndim == 2:
+        return array[np.newaxis]
+    if array.ndim != 3 or array.shape[0] < 1:
+        raise ValueError(f"'{name}' must be a 2-D image or a 3-D stack of images; got shape {array.shape}")
+    return array
+
+
 def _check_dq(dq, name, shape):
     kind = np.asarray(dq).dtype
     if kind.kind not in "iub" or kind.itemsize > 4:
@@ -164,19 +177,24 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
                 xmin=0, xmax=0, ymin=0, ymax=0, iscale=1.0, pixel_scale_ratio=1.0,
                 pixfrac=1.0, kernel="square", in_units="cps", expscale=1.0, wt_scl=1.0,
                 fillval="INDEF", data2=None, out_img2=None, fillval2="INDEF",
-                dq=None, out_dq=None):
+                dq=None, out_dq=None, single_data=None, out_single=None, out_single_wht=None):
     """Drizzle one image onto output arrays, in place (the ``tdriz`` operation).
 
     Parameters
     ----------
-    data : ndarray (ny, nx)
-        Input image (converted to float32).
+    data : ndarray (ny, nx) or (K, ny, nx)
+        Input image (converted to float32), or K images drizzled with the
+        same pixel map, weights and overlaps into the K planes of
+        ``out_img`` (computed once; each plane is bit-identical to drizzling
+        it alone with its own ``out_wht`` copy).
     pixmap : ndarray (ny, nx, 2)
         Output coordinates of each input pixel centre: ``pixmap[..., 0]`` is
         x (column), ``pixmap[..., 1]`` is y (row); NaN marks unusable pixels.
-    out_img, out_wht : float32 ndarray (ny_out, nx_out)
-        Running weighted mean and total weight; zero weight on first use.
-        Must be C-contiguous float32 to be updated in place.
+    out_img : float32 ndarray (ny_out, nx_out), or (K, ny_out, nx_out) for 3-D ``data``
+        Running weighted mean; C-contiguous, updated in place.
+    out_wht : float32 ndarray (ny_out, nx_out)
+        Total weight (zero on first use), shared by the planes; C-contiguous,
+        updated in place.
     out_ctx : int32 ndarray (ny_out, nx_out) or (nplanes, ny_out, nx_out), optional
         Context bit planes; for a 3-D array the plane ``(uniqid - 1) // 32``.
     weight_map : ndarray (ny, nx), optional
@@ -216,6 +234,18 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     dq, out_dq : integer ndarray, optional
         Input DQ bit-ORed into ``out_dq`` (uint32) wherever a pixel
         contributes; the first contribution replaces what was there.
+    single_data : ndarray (K2, ny, nx), optional
+        "Single" planes: drizzled with the same drops (overlaps and weights)
+        as ``data`` but into ``out_single`` with a total weight of their own,
+        ``out_single_wht``: this image alone, whatever ``out_img`` already
+        holds (e.g. an exposure's variance arrays, resampled alone while its
+        science data are co-added into a mosaic). Bit-identical to a
+        separate drizzle of ``single_data`` onto those arrays.
+    out_single : float32 ndarray (K2, ny_out, nx_out)
+        Running weighted mean of the single planes, updated in place; pixels
+        whose ``out_single_wht`` stays 0 are set to NaN.
+    out_single_wht : float32 ndarray (ny_out, nx_out)
+        Total weight of the single planes (0 on first use), updated in place.
 
     Returns
     -------
@@ -225,21 +255,28 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     nskip : int
         Input lines of the box that were skipped entirely.
     """
-    data = _as_f32_2d(data, "data")
-    ny, nx = data.shape
+    stacked = np.ndim(data) == 3
+    data = _as_f32_planes(data, "data")
+    nplanes, ny, nx = data.shape
+    in_shape = (ny, nx)
     pixmap = np.ascontiguousarray(pixmap, dtype=np.float64)
     if pixmap.shape != (ny, nx, 2):
-        raise ValueError(f"'pixmap' has shape {pixmap.shape}; expected {(ny, nx, 2)} for 'data' of shape {data.shape}")
+        raise ValueError(f"'pixmap' has shape {pixmap.shape}; expected {(ny, nx, 2)} for 'data' of shape "
+                         f"{data.shape[1:] if not stacked else data.shape}")
     use_weights = weight_map is not None
     if use_weights:
-        weights = _as_f32_2d(weight_map, "weight_map", data.shape)
+        weights = _as_f32_2d(weight_map, "weight_map", in_shape)
     else:
         weights = np.ones((1, 1), dtype=np.float32)
-    for name, arr, dtype in (("out_img", out_img, np.float32), ("out_wht", out_wht, np.float32)):
-        if not (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.ndim == 2
+    img_ndim = 3 if stacked else 2
+    for name, arr, ndim in (("out_img", out_img, img_ndim), ("out_wht", out_wht, 2)):
+        if not (isinstance(arr, np.ndarray) and arr.dtype == np.float32 and arr.ndim == ndim
                 and arr.flags.c_contiguous and arr.flags.writeable):
-            raise TypeError(f"'{name}' must be a writeable C-contiguous 2-D float32 array")
-    out_shape = out_img.shape
+            raise TypeError(f"'{name}' must be a writeable C-contiguous {ndim}-D float32 array")
+    out_planes = out_img if stacked else out_img[np.newaxis]
+    if out_planes.shape[0] != nplanes:
+        raise ValueError(f"'out_img' has {out_planes.shape[0]} planes; 'data' has {nplanes}")
+    out_shape = out_planes.shape[1:]
     if out_wht.shape != out_shape:
         raise ValueError(f"'out_wht' has shape {out_wht.shape}; expected {out_shape} like 'out_img'")
     if uniqid < 1:
@@ -264,11 +301,11 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     bitval = np.array(1 << bit, dtype=np.uint32).view(np.int32)[()]
 
     # arrays co-added with squared weights
-    stack2, out2, writeback = _prepare_squared(data2, out_img2, data.shape, out_shape)
+    stack2, out2, writeback = _prepare_squared(data2, out_img2, in_shape, out_shape)
 
     use_dq = dq is not None
     if use_dq:
-        dq = _check_dq(dq, "dq", data.shape)
+        dq = _check_dq(dq, "dq", in_shape)
         if out_dq is None:
             raise ValueError("'out_dq' must be given together with 'dq'")
         if not (isinstance(out_dq, np.ndarray) and out_dq.dtype == np.uint32 and out_dq.flags.c_contiguous):
@@ -278,6 +315,22 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
     else:
         dq = np.zeros((1, 1), dtype=np.uint32)
         out_dq = np.zeros((1, 1), dtype=np.uint32)
+
+    use_single = single_data is not None
+    if use_single:
+        single_data = _as_f32_planes(single_data, "single_data")
+        if single_data.shape[1:] != in_shape:
+            raise ValueError(f"'single_data' has planes of shape {single_data.shape[1:]}; expected {in_shape} "
+                             "like 'data'")
+        for name, arr, shape in (("out_single", out_single, single_data.shape[:1] + out_shape),
+                                 ("out_single_wht", out_single_wht, out_shape)):
+            if not (isinstance(arr, np.ndarray) and arr.dtype == np.float32 and arr.flags.c_contiguous
+                    and arr.flags.writeable):
+                raise TypeError(f"'{name}' must be a writeable C-contiguous float32 array (with 'single_data')")
+            if arr.shape != shape:
+                raise ValueError(f"'{name}' has shape {arr.shape}; expected {shape}")
+    elif out_single is not None or out_single_wht is not None:
+        raise ValueError("'out_single' and 'out_single_wht' need 'single_data'")
 
     do_fill, fill_value = _parse_fill(fillval, "fillval")
     do_fill2, fill_value2 = _parse_fill(fillval2, "fillval2")
@@ -331,15 +384,21 @@ def drizzle_add(data, pixmap, out_img, out_wht, out_ctx=None, *, weight_map=None
             listed = np.maximum(scan.row_last.astype(np.int64) - scan.row_first + 1, 0).sum()
             nmiss = scan.nmiss + int(listed)
         else:
-            arrays = (data, weights, use_weights, pixmap, out_img, out_wht, ctx, use_ctx, bitval,
-                      stack2, out2, dq, out_dq, use_dq)
+            # an image (or a stack of one) goes to the kernels as 2-D arrays: their faster
+            # one-plane specialisation
+            kernel_data, kernel_out = (data, out_planes) if nplanes > 1 else (data[0], out_planes[0])
+            arrays = (kernel_data, weights, use_weights, pixmap, kernel_out, out_wht, ctx, use_ctx, bitval,
+                      stack2, out2, dq, out_dq, use_dq, single_data, out_single, out_single_wht)
             nmiss = scan.nmiss + _drizzle_listed_pixels(kernel_name, scan, arrays, out_shape, iscale32,
                                                         np.float32(wt_scl), float(pixfrac), pscale32)
 
     if do_fill:
-        with _ThreadCount(1 if out_img.size <= _SERIAL_MAX_PIXELS else numba.get_num_threads()):
-            fill_uncovered(out_img, out_wht, np.float32(fill_value), out2, do_fill2 and out2.shape[0] > 0,
+        with _ThreadCount(1 if out_wht.size <= _SERIAL_MAX_PIXELS else numba.get_num_threads()):
+            fill_uncovered(out_planes, out_wht, np.float32(fill_value), out2, do_fill2 and out2.shape[0] > 0,
                            np.float32(fill_value2))
+    if use_single:
+        with _ThreadCount(1 if out_wht.size <= _SERIAL_MAX_PIXELS else numba.get_num_threads()):
+            fill_uncovered(out_single, out_single_wht, np.float32(np.nan), _NO_PLANES, False, np.float32(0.0))
     for k, target in writeback:
         target[...] = out2[k]
     return nmiss, nskip
@@ -457,11 +516,17 @@ class Drizzle:
     out_units : {'cps', 'counts'}
         Units returned by `image_in_units` (the running ``out_img`` is
         always a rate).
+    nplanes : int, optional
+        Drizzle stacks of this many images at once: ``add_image`` takes
+        (nplanes, ny, nx) data whose planes share the pixel map, weights and
+        overlaps (e.g. an exposure's SCI and ERR), and ``out_img`` is
+        (nplanes, ny_out, nx_out) with one shared ``out_wht``. Each plane is
+        bit-identical to drizzling it alone. None (default): 2-D images.
     """
 
     def __init__(self, kernel="square", fillval=None, fillval2=None, out_shape=None, out_img=None,
                  out_wht=None, out_ctx=None, out_img2=None, out_dq=None, exptime=0.0,
-                 begin_ctx_id=0, max_ctx_id=None, disable_ctx=False, out_units="cps"):
+                 begin_ctx_id=0, max_ctx_id=None, disable_ctx=False, out_units="cps", nplanes=None):
         if str(kernel).lower() not in SUPPORTED_KERNELS:
             raise ValueError(f"Kernel '{kernel}' is not supported; choose one of {', '.join(SUPPORTED_KERNELS)}")
         if out_units not in ("cps", "counts"):
@@ -470,6 +535,9 @@ class Drizzle:
             raise ValueError(f"Exposure time must be non-negative; got {exptime}")
         if exptime > 0.0 and out_img is None and out_ctx is None and out_wht is None:
             raise ValueError("Exposure time must be 0.0 when no previous output arrays are supplied")
+        if nplanes is not None and not (isinstance(nplanes, (int, np.integer)) and nplanes >= 1):
+            raise ValueError(f"nplanes={nplanes!r}: expected None or an integer >= 1")
+        self._nplanes = None if nplanes is None else int(nplanes)
         self._kernel = str(kernel).lower()
         self._out_units = out_units
         self._texptime = float(exptime)
@@ -500,7 +568,12 @@ class Drizzle:
             shapes.add(tuple(int(n) for n in out_shape))
         if out_img is not None:
             out_img = np.ascontiguousarray(out_img, dtype=np.float32)
-            shapes.add(out_img.shape)
+            if self._nplanes is None and out_img.ndim != 2:
+                raise ValueError(f"'out_img' must be a 2-D array; got shape {out_img.shape}")
+            if self._nplanes is not None and (out_img.ndim != 3 or out_img.shape[0] != self._nplanes):
+                raise ValueError(f"'out_img' must have shape ({self._nplanes}, ny, nx) for nplanes={self._nplanes}; "
+                                 f"got {out_img.shape}")
+            shapes.add(out_img.shape[-2:])
         if out_wht is not None:
             out_wht = np.ascontiguousarray(out_wht, dtype=np.float32)
             shapes.add(out_wht.shape)
@@ -528,6 +601,7 @@ class Drizzle:
         self._out_dq = out_dq
         self._out_img2 = None
         self._pending_img2 = out_img2
+        self._out_single = self._out_single_wht = None
         if self._out_shape is not None:
             self._allocate(self._out_shape)
             if exptime == 0.0 and ((self._out_ctx is not None and np.any(self._out_ctx))
@@ -557,8 +631,13 @@ class Drizzle:
         return self._ctx_id
 
     @property
+    def nplanes(self):
+        """Number of image planes drizzled together (None: 2-D images)."""
+        return self._nplanes
+
+    @property
     def out_img(self):
-        """Resampled image (weighted mean, in input units per second for counts input)."""
+        """Resampled image: weighted mean (a rate for counts input); (nplanes, ny, nx) with ``nplanes``."""
         return self._out_img
 
     @property
@@ -577,6 +656,16 @@ class Drizzle:
         if self._out_img2 is None:
             return None
         return list(self._out_img2)
+
+    @property
+    def out_single(self):
+        """The last `add_image`'s ``single_data`` resampled alone, float32 (K2, ny, nx), or None."""
+        return self._out_single
+
+    @property
+    def out_single_wht(self):
+        """Total weight of `out_single`, or None."""
+        return self._out_single_wht
 
     @property
     def out_dq(self):
@@ -604,7 +693,8 @@ class Drizzle:
         if self._out_wht is None:
             self._out_wht = np.zeros(shape, dtype=np.float32)
         if self._out_img is None:
-            self._out_img = np.full(shape, self._alloc_fill, dtype=np.float32)
+            planes = () if self._nplanes is None else (self._nplanes,)
+            self._out_img = np.full(planes + tuple(shape), self._alloc_fill, dtype=np.float32)
         if not self._disable_ctx and self._out_ctx is None:
             nplanes = self._max_ctx_id // CTX_PLANE_BITS + 1
             self._out_ctx = np.zeros((nplanes,) + tuple(shape), dtype=np.int32)
@@ -618,13 +708,13 @@ class Drizzle:
 
     def add_image(self, data, exptime, pixmap, data2=None, dq=None, iscale=1.0, pixel_scale_ratio=1.0,
                   weight_map=None, wht_scale=1.0, pixfrac=1.0, in_units="cps",
-                  xmin=None, xmax=None, ymin=None, ymax=None):
+                  xmin=None, xmax=None, ymin=None, ymax=None, single_data=None):
         """Resample ``data`` and fold it into the outputs.
 
         Parameters
         ----------
-        data : ndarray (ny, nx)
-            Input image.
+        data : ndarray (ny, nx), or (nplanes, ny, nx) for a Drizzle with ``nplanes``
+            Input image (or images sharing the pixel map and weights).
         exptime : float
             Its exposure time (> 0); accumulated, and divides counts input.
         pixmap : ndarray (ny, nx, 2)
@@ -649,6 +739,14 @@ class Drizzle:
             Units of ``data``.
         xmin, xmax, ymin, ymax : int, optional
             Inclusive 0-based box of input pixels to use.
+        single_data : ndarray (K2, ny, nx), optional
+            Planes drizzled with this image's drops (same overlaps and
+            weights) onto a fresh grid of their own: this image alone, not
+            co-added with the others (e.g. its variance arrays, resampled
+            before they are combined across images). The result is
+            `out_single` (NaN where nothing landed) with weight
+            `out_single_wht`, replaced on each call; bit-identical to a
+            separate Drizzle of ``single_data``.
 
         Returns
         -------
@@ -665,9 +763,15 @@ class Drizzle:
             else:
                 raise ValueError(f"wht_scale={wht_scale!r}: expected a number, 'exptime' or 'expsq'")
         data = np.asarray(data)
+        if self._nplanes is None and data.ndim != 2:
+            raise ValueError(f"'data' must be a 2-D image; got shape {data.shape} (stacks need nplanes)")
+        if self._nplanes is not None and (data.ndim != 3 or data.shape[0] != self._nplanes):
+            raise ValueError(f"'data' must have shape ({self._nplanes}, ny, nx) for nplanes={self._nplanes}; "
+                             f"got {data.shape}")
+        in_shape = data.shape[-2:]
         pixmap = np.asarray(pixmap, dtype=np.float64)
-        if pixmap.ndim != 3 or pixmap.shape[:2] != data.shape or pixmap.shape[2] != 2:
-            raise ValueError(f"'pixmap' has shape {pixmap.shape}; expected {data.shape + (2,)} for 'data'")
+        if pixmap.ndim != 3 or pixmap.shape[:2] != in_shape or pixmap.shape[2] != 2:
+            raise ValueError(f"'pixmap' has shape {pixmap.shape}; expected {in_shape + (2,)} for 'data'")
         if self._out_shape is None:
             # no output grid yet: the pixel map's extent defines it
             x0 = int(np.floor(np.nanmin(pixmap[..., 0])))
@@ -691,6 +795,15 @@ class Drizzle:
             raise ValueError("'data2' is required: squared-weight outputs are being accumulated")
         if dq is not None and self._out_dq is None:
             self._out_dq = np.zeros(self._out_shape, dtype=np.uint32)
+        self._out_single = self._out_single_wht = None
+        if single_data is not None:
+            single_data = np.asarray(single_data)
+            if single_data.ndim != 3 or single_data.shape[1:] != in_shape:
+                raise ValueError(f"'single_data' must have shape (K, {in_shape[0]}, {in_shape[1]}); "
+                                 f"got {single_data.shape}")
+            # no prefill: each pixel gets its first contribution or, without any, NaN
+            self._out_single = np.empty(single_data.shape[:1] + self._out_shape, dtype=np.float32)
+            self._out_single_wht = np.zeros(self._out_shape, dtype=np.float32)
 
         if self._disable_ctx:
             out_ctx, uniqid = None, 1
@@ -704,8 +817,7 @@ class Drizzle:
             uniqid = self._ctx_id % CTX_PLANE_BITS + 1
             self._ctx_id += 1
 
-        nx = data.shape[1]
-        ny = data.shape[0]
+        ny, nx = in_shape
         xmin = 0 if xmin is None or xmin < 0 else int(xmin)
         ymin = 0 if ymin is None or ymin < 0 else int(ymin)
         xmax = nx - 1 if xmax is None or xmax > nx - 1 else int(xmax)
@@ -719,7 +831,8 @@ class Drizzle:
             pixel_scale_ratio=pixel_scale_ratio, pixfrac=pixfrac, kernel=self._kernel,
             in_units=in_units, expscale=exptime if in_units == "counts" else 1.0, wt_scl=wht_scale,
             fillval=fill, data2=data2, out_img2=self._out_img2, fillval2=fill2,
-            dq=dq, out_dq=self._out_dq if dq is not None else None)
+            dq=dq, out_dq=self._out_dq if dq is not None else None, single_data=single_data,
+            out_single=self._out_single, out_single_wht=self._out_single_wht)
         self._ncoadds += 1
         return result
 
@@ -765,23 +878,69 @@ def resample_variance(variance, pixmap, out_shape, *, weight_map=None, iscale=1.
     kernel, overlaps and weights as the science data onto a fresh
     NaN-filled grid, and the result is squared: output pixels then carry the
     variance of an input pixel at that position, which `VarianceCombiner`
-    combines across images.
+    combines across images. Several arrays of one image: `resample_variances`.
 
     Returns
     -------
     ndarray (out_shape), float32
         Resampled variance (NaN where no input landed).
     """
-    variance = np.asarray(variance, dtype=np.float32)
-    driz = Drizzle(kernel=kernel, out_shape=out_shape, fillval=np.nan, disable_ctx=True)
-    with np.errstate(invalid="ignore"):
-        sigma = np.sqrt(variance)
+    return resample_variances([variance], pixmap, out_shape, weight_map=weight_map, iscale=iscale,
+                              pixel_scale_ratio=pixel_scale_ratio, pixfrac=pixfrac, kernel=kernel,
+                              xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)[0]
+
+
+def resample_variances(variances, pixmap, out_shape, *, weight_map=None, iscale=1.0, pixel_scale_ratio=1.0,
+                       pixfrac=1.0, kernel="square", xmin=None, xmax=None, ymin=None, ymax=None):
+    """Resample several variance arrays of one image in one drizzle pass (see `resample_variance`).
+
+    The arrays share the pixel map and the weights, so their standard
+    deviations are drizzled as the planes of one stack: the overlaps are
+    computed once. Each result is bit-identical to `resample_variance` of
+    that array alone.
+
+    Parameters
+    ----------
+    variances : sequence of ndarray (ny, nx), or ndarray (K, ny, nx)
+        The variance arrays (e.g. VAR_RNOISE, VAR_POISSON, VAR_FLAT).
+    pixmap, out_shape, weight_map, iscale, pixel_scale_ratio, pixfrac, kernel, xmin, xmax, ymin, ymax
+        As `Drizzle.add_image`.
+
+    Returns
+    -------
+    ndarray (K, out_shape), float32
+        The resampled variances (NaN where no input landed).
+    """
+    sigma = sigma_planes(variances)
+    driz = Drizzle(kernel=kernel, out_shape=out_shape, fillval=np.nan, disable_ctx=True, nplanes=len(variances))
     driz.add_image(sigma, exptime=1.0, pixmap=pixmap, iscale=iscale, pixel_scale_ratio=pixel_scale_ratio,
                    weight_map=weight_map, wht_scale=1.0, pixfrac=pixfrac, in_units="cps",
                    xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
     out = driz.out_img
     np.square(out, out=out)
     return out
+
+
+def sigma_planes(variances):
+    """``sqrt(variance)`` of each array, as one float32 stack (K, ny, nx) (NaN where negative).
+
+    The planes the JWST recipe drizzles for variances (`resample_variance`),
+    e.g. as ``single_data`` beside the science data.
+    """
+    variances = list(variances)
+    if not variances:
+        raise ValueError("no variance arrays given")
+    shape = np.shape(variances[0])
+    if len(shape) != 2:
+        raise ValueError(f"variance arrays must be 2-D; the first has shape {shape}")
+    sigma = np.empty((len(variances),) + shape, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        for k, variance in enumerate(variances):
+            variance = np.asarray(variance, dtype=np.float32)
+            if variance.shape != shape:
+                raise ValueError(f"variance array {k} has shape {variance.shape}; expected {shape} like the first")
+            np.sqrt(variance, out=sigma[k])
+    return sigma
 
 
 class VarianceCombiner:

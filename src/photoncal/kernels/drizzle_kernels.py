@@ -9,7 +9,15 @@ each output pixel with weight ``dow = dover * w`` as a running weighted mean
     wht  <- wht + dow
     out2 <- (out2 * wht**2 + dow**2 * d2) / (wht + dow)**2     (squared weights)
 
-setting the image's bit in the context plane wherever ``dow > 0``. The
+setting the image's bit in the context plane wherever ``dow > 0``. ``data``
+and ``out`` are stacks of planes, (K, ny, nx) and (K, ny_out, nx_out): K
+images that share the pixel map and the weights (SCI and ERR of an exposure,
+its variance arrays) are drizzled in one pass, the overlaps computed once and
+the weight plane shared; each plane's arithmetic is that of a one-plane run,
+so the results are bit-identical to drizzling the planes one by one.
+Optional "single" planes (``sdata``) go with the same drops into outputs
+with a total weight of their own (an exposure's variance arrays resampled
+alone while its science data join a mosaic). The
 arithmetic (float32 where the established ``drizzle`` C library uses float,
 its rounding rules, its operation order) is kept so that results agree with
 that library to float32 rounding, and so the context bits agree exactly.
@@ -35,7 +43,9 @@ import warnings
 
 import numpy as np
 from numba import njit, prange
+from numba.core import types
 from numba.core.errors import NumbaPerformanceWarning
+from numba.extending import overload
 
 __all__ = [
     "KERNEL_CODES",
@@ -339,9 +349,117 @@ def _box_overlap(ii, jj, xlo, xhi, ylo, yhi):
 # --- output update ---------------------------------------------------------------
 
 
+# An image (2-D data and out) and a stack of planes (3-D) compile separately:
+# the one-plane kernels keep d in a register, as fast as before stacks existed.
+_OVERLOAD_OPTIONS = dict(inline="always", jit_options=dict(nogil=True, error_model="numpy"))
+
+
+def _pixel_values(data, j, i, iscale, dk):
+    """``d = data * iscale`` of input pixel (i, j): a scalar for an image, ``dk`` filled for a stack.
+
+    Without data (None, no single planes) nothing is read.
+    """
+
+
+@overload(_pixel_values, **_OVERLOAD_OPTIONS)
+def _pixel_values_impl(data, j, i, iscale, dk):
+    if isinstance(data, types.NoneType):
+        def nothing(data, j, i, iscale, dk):
+            return dk
+        return nothing
+    if data.ndim == 2:
+        def one(data, j, i, iscale, dk):
+            return data[j, i] * iscale
+        return one
+
+    def stack(data, j, i, iscale, dk):
+        for p in range(dk.shape[0]):
+            dk[p] = data[np.uint64(p), j, i] * iscale
+        return dk
+    return stack
+
+
+def _first_value(out, jj, ii, d):
+    """Output pixel (ii, jj) of every plane takes its first contribution ``d``."""
+
+
+@overload(_first_value, **_OVERLOAD_OPTIONS)
+def _first_value_impl(out, jj, ii, d):
+    if out.ndim == 2:
+        def one(out, jj, ii, d):
+            out[jj, ii] = d
+        return one
+
+    def stack(out, jj, ii, d):
+        for p in range(d.shape[0]):
+            out[np.uint64(p), jj, ii] = d[p]
+    return stack
+
+
+def _running_mean(out, jj, ii, d, vc, dow, vc_plus_dow):
+    """``out <- (out * vc + dow * d) / (vc + dow)`` at output pixel (ii, jj) of every plane (float32)."""
+
+
+@overload(_running_mean, **_OVERLOAD_OPTIONS)
+def _running_mean_impl(out, jj, ii, d, vc, dow, vc_plus_dow):
+    # all in float32, as the reference library (drizzle 3.0) evaluates it
+    if out.ndim == 2:
+        def one(out, jj, ii, d, vc, dow, vc_plus_dow):
+            out[jj, ii] = (out[jj, ii] * vc + dow * d) / vc_plus_dow
+        return one
+
+    def stack(out, jj, ii, d, vc, dow, vc_plus_dow):
+        for p in range(d.shape[0]):
+            pu = np.uint64(p)
+            out[pu, jj, ii] = (out[pu, jj, ii] * vc + dow * d[p]) / vc_plus_dow
+    return stack
+
+
+def _single_buffer(sdata):
+    """Room for one input pixel's values of the single planes (none without them)."""
+
+
+@overload(_single_buffer, **_OVERLOAD_OPTIONS)
+def _single_buffer_impl(sdata):
+    if isinstance(sdata, types.NoneType):
+        def nothing(sdata):
+            return np.empty(0, dtype=np.float32)
+        return nothing
+
+    def planes(sdata):
+        return np.empty(sdata.shape[0], dtype=np.float32)
+    return planes
+
+
+def _fold_in_single(sout, swht, ii_, jj_, sd, dow):
+    """Running weighted mean of the single planes (own total weight ``swht``); nothing without them."""
+
+
+@overload(_fold_in_single, **_OVERLOAD_OPTIONS)
+def _fold_in_single_impl(sout, swht, ii_, jj_, sd, dow):
+    if isinstance(sout, types.NoneType):
+        def nothing(sout, swht, ii_, jj_, sd, dow):
+            return
+        return nothing
+
+    def planes(sout, swht, ii_, jj_, sd, dow):
+        if dow == 0.0:
+            return
+        ii = np.uint64(ii_)
+        jj = np.uint64(jj_)
+        vc = swht[jj, ii]
+        vc_plus_dow = vc + dow
+        if vc == 0.0:
+            _first_value(sout, jj, ii, sd)
+        else:
+            _running_mean(sout, jj, ii, sd, vc, dow, vc_plus_dow)
+        swht[jj, ii] = vc_plus_dow
+    return planes
+
+
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _fold_in(out, wht, ii_, jj_, d, dow, out2, d2, n2, i, use_dq, outdq, dqval):
-    """Running weighted mean update of output pixel (ii, jj) by value d, weight dow."""
+    """Running weighted mean update of output pixel (ii, jj) by value(s) d, weight dow."""
     if dow == 0.0:
         return
     # unsigned indices spare numba's negative-index wraparound on every access
@@ -350,14 +468,13 @@ def _fold_in(out, wht, ii_, jj_, d, dow, out2, d2, n2, i, use_dq, outdq, dqval):
     vc = wht[jj, ii]
     vc_plus_dow = vc + dow
     if vc == 0.0:
-        out[jj, ii] = d
+        _first_value(out, jj, ii, d)
         for k in range(n2):
             out2[k, jj, ii] = d2[k, i]
         if use_dq:
             outdq[jj, ii] = dqval
     else:
-        # all in float32, as the reference library (drizzle 3.0) evaluates it
-        out[jj, ii] = (out[jj, ii] * vc + dow * d) / vc_plus_dow
+        _running_mean(out, jj, ii, d, vc, dow, vc_plus_dow)
         if n2 > 0:
             # squared weights in float32, the rest in double (as drizzle 3.0)
             dow2 = np.float64(dow * dow)
@@ -525,14 +642,16 @@ def _square_hit(r0, r1, c0, c1, xa, ya, xb, yb, xc, yc, xd, yd):
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
 def _square_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2,
-                 out2, dq, outdq, use_dq, row_first, row_last, row_lo, row_hi,
+                 out2, dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi,
                  band_lo, band_hi, iscale, wscale, pixfrac):
     """One band of `drizzle_square_rows`: write output rows [band_lo, band_hi) only."""
-    ny = data.shape[0]
-    nx = data.shape[1]
-    ny_out = out.shape[0]
-    nx_out = out.shape[1]
+    ny = data.shape[-2]
+    nx = data.shape[-1]
+    ny_out = out.shape[-2]
+    nx_out = out.shape[-1]
     n2 = data2.shape[0]
+    dk = np.empty(data.shape[0] if data.ndim == 3 else 0, dtype=np.float32)
+    sdk = _single_buffer(sdata)
     iscale2 = iscale * iscale
     h = 0.5 * pixfrac
     share_nodes = h == 0.5
@@ -610,7 +729,8 @@ def _square_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bit
             iu = np.uint64(i)
             wt = weights[ju, iu] if use_weights else np.float32(1.0)
             w = np.float64(wt * wscale) / jaco
-            d = data[ju, iu] * iscale
+            d = _pixel_values(data, ju, iu, iscale, dk)
+            sd = _pixel_values(sdata, ju, iu, iscale, sdk)
             dqval = dq[ju, iu] if use_dq else np.uint32(0)
             nhit = 0
             for jj in range(r0, r1 + 1):
@@ -622,6 +742,7 @@ def _square_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bit
                         if use_ctx and dow > 0.0:
                             ctx[np.uint64(jj), np.uint64(ii)] |= bitval
                         _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
+                        _fold_in_single(sout, swht, ii, jj, sd, dow)
             if owner and nhit == 0:
                 if not _square_hit(e0, e1, first_col, last_col, xa, ya, xb, yb, xc, yc, xd, yd):
                     nmiss += 1
@@ -630,21 +751,26 @@ def _square_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bit
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def drizzle_square_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
-                        data2, out2, dq, outdq, use_dq,
+                        data2, out2, dq, outdq, use_dq, sdata, sout, swht,
                         row_first, row_last, row_lo, row_hi, bands,
                         iscale, wscale, pixfrac):
     """Square kernel: drizzle the listed input pixels onto the outputs, in place.
 
     Parameters
     ----------
-    data, weights : float32 (ny, nx)
-        Input values and their weights.
+    data : float32 (ny, nx) or (K, ny, nx)
+        Input values: an image, or K planes drizzled with the same overlaps
+        and weights.
+    weights : float32 (ny, nx)
+        Input weights.
     use_weights : bool
         False to take every weight as 1 (``weights`` is then a placeholder).
     pixmap : float64 (ny, nx, 2)
         Output (x, y) of each input pixel centre.
-    out, wht : float32 (ny_out, nx_out)
-        Running weighted mean and total weight, updated in place.
+    out : float32 (ny_out, nx_out) or (K, ny_out, nx_out), like ``data``
+        Running weighted mean (of each plane), updated in place.
+    wht : float32 (ny_out, nx_out)
+        Total weight (shared by the planes), updated in place.
     ctx : int32 (ny_out, nx_out)
         Context plane of this image (ignored unless ``use_ctx``).
     bitval : int32
@@ -653,6 +779,11 @@ def drizzle_square_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_c
         Arrays co-added with squared weights (n2 may be 0).
     dq, outdq : uint32 (ny, nx), (ny_out, nx_out)
         DQ bit-ORed into the output where ``use_dq``.
+    sdata, sout, swht : float32 (K2, ny, nx), (K2, ny_out, nx_out), (ny_out, nx_out), or None
+        "Single" planes: drizzled with the same drops (overlaps and weights)
+        into outputs of their own, with their own total weight ``swht``
+        (e.g. an exposure's variance arrays resampled alone while its
+        science data are co-added into a mosaic). None: no single planes.
     row_first, row_last : int32 (ny,)
         Columns to drizzle in each input row (none where first > last).
     row_lo, row_hi : int64 (ny,)
@@ -679,20 +810,22 @@ def drizzle_square_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_c
     for b in prange(nbands):
         misses[b], escapes[b] = _square_band(
             data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2, dq,
-            outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
-            wscale, pixfrac)
+            outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+            bands[b + 1], iscale, wscale, pixfrac)
     return misses.sum(), escapes.sum()
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
 def _point_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
-                dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, band_lo,
+                dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, band_lo,
                 band_hi, iscale, wscale):
     """One band of `drizzle_point_rows`: write output rows [band_lo, band_hi) only."""
-    ny = data.shape[0]
-    nx = data.shape[1]
-    ny_out = out.shape[0]
-    nx_out = out.shape[1]
+    ny = data.shape[-2]
+    nx = data.shape[-1]
+    ny_out = out.shape[-2]
+    nx_out = out.shape[-1]
     n2 = data2.shape[0]
+    dk = np.empty(data.shape[0] if data.ndim == 3 else 0, dtype=np.float32)
+    sdk = _single_buffer(sdata)
     iscale2 = iscale * iscale
 
     nmiss = 0
@@ -721,18 +854,20 @@ def _point_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitv
             if ii < 0 or ii >= nx_out or jj < 0 or jj >= ny_out:
                 nmiss += 1
                 continue
-            d = data[j, i] * iscale
+            d = _pixel_values(data, j, i, iscale, dk)
+            sd = _pixel_values(sdata, j, i, iscale, sdk)
             dow = (weights[j, i] if use_weights else np.float32(1.0)) * wscale
             dqval = dq[j, i] if use_dq else np.uint32(0)
             if use_ctx and dow > 0.0:
                 ctx[np.uint64(jj), np.uint64(ii)] |= bitval
             _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
+            _fold_in_single(sout, swht, ii, jj, sd, dow)
     return nmiss, nescape
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def drizzle_point_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
-                       data2, out2, dq, outdq, use_dq,
+                       data2, out2, dq, outdq, use_dq, sdata, sout, swht,
                        row_first, row_last, row_lo, row_hi, bands, iscale, wscale):
     """Point kernel: each input pixel goes to the output pixel holding its centre.
 
@@ -744,7 +879,8 @@ def drizzle_point_rows(data, weights, use_weights, pixmap, out, wht, ctx, use_ct
     for b in prange(nbands):
         misses[b], escapes[b] = _point_band(
             data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2, dq,
-            outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale, wscale)
+            outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+            bands[b + 1], iscale, wscale)
     return misses.sum(), escapes.sum()
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -775,7 +911,7 @@ def _drop_weight(kernel, ii, jj, ox, oy, pfo, turbo_scale, gauss_norm, gauss_efa
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
-               data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+               data2, out2, dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo,
                row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
                lut):
     """One band of `drizzle_drop_rows`: write output rows [band_lo, band_hi) only.
@@ -783,11 +919,13 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
     Inlined into per-kernel workers so that a constant ``kernel`` prunes the
     other kernels' branches.
     """
-    ny = data.shape[0]
-    nx = data.shape[1]
-    ny_out = out.shape[0]
-    nx_out = out.shape[1]
+    ny = data.shape[-2]
+    nx = data.shape[-1]
+    ny_out = out.shape[-2]
+    nx_out = out.shape[-1]
     n2 = data2.shape[0]
+    dk = np.empty(data.shape[0] if data.ndim == 3 else 0, dtype=np.float32)
+    sdk = _single_buffer(sdata)
     iscale2 = iscale * iscale
 
     psr = np.float64(pscale_ratio)
@@ -845,7 +983,8 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
             if not visit:
                 continue
             w = np.float64((weights[j, i] if use_weights else np.float32(1.0)) * wscale)
-            d = data[j, i] * iscale
+            d = _pixel_values(data, j, i, iscale, dk)
+            sd = _pixel_values(sdata, j, i, iscale, sdk)
             dqval = dq[j, i] if use_dq else np.uint32(0)
             nhit = 0
             for jj in range(r0, r1 + 1):
@@ -859,6 +998,7 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
                     if use_ctx and dow > 0.0:
                         ctx[np.uint64(jj), np.uint64(ii)] |= bitval
                     _fold_in(out, wht, ii, jj, d, dow, out2, d2, n2, i, use_dq, outdq, dqval)
+                    _fold_in_single(sout, swht, ii, jj, sd, dow)
             if owner and nhit == 0:
                 for jj in range(e0, e1 + 1):
                     for ii in range(first_col, last_col + 1):
@@ -876,40 +1016,40 @@ def _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ct
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
 def _turbo_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
-               data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+               data2, out2, dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo,
                row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
                lut):
     """`_drop_body` for the turbo kernel, compiled with the kernel fixed (~20% faster)."""
     return _drop_body(_TURBO, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx,
-                      bitval, data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+                      bitval, data2, out2, dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo,
                       row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio, lut)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
 def _tophat_band(data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
-                 data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+                 data2, out2, dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo,
                  row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
                  lut):
     """`_drop_body` for the tophat kernel, compiled with the kernel fixed."""
     return _drop_body(_TOPHAT, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx,
-                      bitval, data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+                      bitval, data2, out2, dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo,
                       row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio, lut)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=SERIAL_PIPELINE)
 def _drop_band(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
-               data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+               data2, out2, dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo,
                row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio,
                lut):
     """`_drop_body` for the gaussian and lanczos kernels."""
     return _drop_body(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx,
-                      bitval, data2, out2, dq, outdq, use_dq, row_first, row_last, row_lo,
+                      bitval, data2, out2, dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo,
                       row_hi, band_lo, band_hi, iscale, wscale, pixfrac, pscale_ratio, lut)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval,
-                      data2, out2, dq, outdq, use_dq,
+                      data2, out2, dq, outdq, use_dq, sdata, sout, swht,
                       row_first, row_last, row_lo, row_hi, bands,
                       iscale, wscale, pixfrac, pscale_ratio, lut):
     """Turbo, gaussian, tophat and lanczos kernels: a drop of fixed shape about each centre.
@@ -925,31 +1065,33 @@ def drizzle_drop_rows(kernel, data, weights, use_weights, pixmap, out, wht, ctx,
         if kernel == _TURBO:
             misses[b], escapes[b] = _turbo_band(
                 data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
-                dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
-                wscale, pixfrac, pscale_ratio, lut)
+                dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+                bands[b + 1], iscale, wscale, pixfrac, pscale_ratio, lut)
             continue
         if kernel == _TOPHAT:
             misses[b], escapes[b] = _tophat_band(
                 data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
-                dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
-                wscale, pixfrac, pscale_ratio, lut)
+                dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+                bands[b + 1], iscale, wscale, pixfrac, pscale_ratio, lut)
             continue
         misses[b], escapes[b] = _drop_band(
             kernel, data, weights, use_weights, pixmap, out, wht, ctx, use_ctx, bitval, data2, out2,
-            dq, outdq, use_dq, row_first, row_last, row_lo, row_hi, bands[b], bands[b + 1], iscale,
-            wscale, pixfrac, pscale_ratio, lut)
+            dq, outdq, use_dq, sdata, sout, swht, row_first, row_last, row_lo, row_hi, bands[b],
+            bands[b + 1], iscale, wscale, pixfrac, pscale_ratio, lut)
     return misses.sum(), escapes.sum()
 
 @njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def fill_uncovered(out, wht, fill_value, out2, fill2, fill_value2):
-    """Set output pixels with zero total weight to ``fill_value`` (and ``out2``)."""
-    ny = out.shape[0]
-    nx = out.shape[1]
+    """Set output pixels with zero total weight to ``fill_value`` in every plane of ``out`` (and ``out2``)."""
+    nplanes = out.shape[0]
+    ny = out.shape[1]
+    nx = out.shape[2]
     n2 = out2.shape[0]
     for j in prange(ny):
         for i in range(nx):
             if wht[j, i] == 0.0:
-                out[j, i] = fill_value
+                for p in range(nplanes):
+                    out[p, j, i] = fill_value
                 if fill2:
                     for k in range(n2):
                         out2[k, j, i] = fill_value2

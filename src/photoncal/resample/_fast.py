@@ -12,7 +12,15 @@
   it returns None and the caller uses ``calc_pixmap``.
 * :class:`VarianceAccumulator`: ``sum(w^2 var)`` and ``sum(w)`` per output
   pixel in one fused pass (the established ``sum(w^2 var) / sum(w)^2``
-  combination of resampled variances).
+  combination of resampled variances), with the ``ivm`` weight
+  ``1 / resampled VAR_RNOISE`` computed on the fly.
+* :func:`drizzle_input`: the science values an input contributes (0 and
+  zero weight where not finite, minus an unsubtracted background level) in
+  one pass; :func:`sqrt_planes`: the standard deviations of its variance
+  arrays, drizzled beside it.
+* :func:`error_from_variances`: ERR = sqrt of the sum of the variances that
+  are not NaN, in one pass (``np.sqrt(np.nansum(stack, axis=0))`` without
+  the stack and its temporaries).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["imaging_pixmap", "VarianceAccumulator"]
+__all__ = ["imaging_pixmap", "VarianceAccumulator", "error_from_variances", "drizzle_input", "sqrt_planes"]
 
 _ARCSEC = math.pi / (180.0 * 3600.0)
 
@@ -213,6 +221,27 @@ def _accumulate(wsum, wtot, var, weight, scalar_weight, use_scalar):  # pragma: 
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
+def _accumulate_ivm(wsum, wtot, var, rnoise):  # pragma: no cover - numba
+    ny, nx = var.shape
+    one = np.float32(1.0)
+    for j in numba.prange(ny):
+        for i in range(nx):
+            r = rnoise[j, i]
+            if not (math.isfinite(r) and r > 0.0):
+                continue  # weight 0
+            # the weight as the array path computes it: 1 / r in float32, then float64
+            w = np.float64(one / r)
+            v = var[j, i]
+            if math.isfinite(v) and v >= 0.0:
+                term = v * w * w
+                if math.isnan(wsum[j, i]):
+                    wsum[j, i] = term
+                else:
+                    wsum[j, i] += term
+                wtot[j, i] += w
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
 def _finish(wsum, wtot, scaling, out):  # pragma: no cover - numba
     ny, nx = out.shape
     for j in numba.prange(ny):
@@ -249,8 +278,140 @@ class VarianceAccumulator:
             _accumulate(self._wsum, self._wtot, variance, np.ascontiguousarray(weight, dtype=np.float64), 0.0,
                         False)
 
+    def add_inverse_weighted(self, variance, rnoise):
+        """Fold in one image's resampled variance weighted by ``1 / rnoise`` (0 where not finite and > 0).
+
+        The ``ivm`` weighting: ``rnoise`` is the image's resampled read-noise
+        variance. Same result as ``add(variance, w)`` with that weight array,
+        without building it.
+        """
+        variance = np.ascontiguousarray(variance)
+        rnoise = np.ascontiguousarray(rnoise, dtype=np.float32)
+        if rnoise.shape != variance.shape:
+            raise ValueError(f"'rnoise' has shape {rnoise.shape}; expected {variance.shape} like 'variance'")
+        _accumulate_ivm(self._wsum, self._wtot, variance, rnoise)
+
     def result(self, scaling=1.0, dtype=np.float32):
         """The combined variance (NaN where no image contributed)."""
         out = np.empty(self._wsum.shape, dtype=dtype)
         _finish(self._wsum, self._wtot, float(scaling), out)
         return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _error_from_variances(variances, out):  # pragma: no cover - numba
+    ny, nx = out.shape
+    for j in numba.prange(ny):
+        for i in range(nx):
+            every_nan = True
+            total = np.float32(0.0)
+            for k in range(len(variances)):
+                v = variances[k][j, i]
+                if math.isnan(v):
+                    v = np.float32(0.0)
+                else:
+                    every_nan = False
+                # summed in order from the first array, as numpy's nansum over axis 0
+                total = v if k == 0 else total + v
+            out[j, i] = math.nan if every_nan else math.sqrt(total)
+
+
+def error_from_variances(variances):
+    """ERR of a mosaic from its variance arrays: ``sqrt(nansum(variances))``, NaN where all are NaN.
+
+    Parameters
+    ----------
+    variances : sequence of float32 ndarray (ny, nx)
+        The combined variances (e.g. VAR_RNOISE, VAR_POISSON, VAR_FLAT).
+
+    Returns
+    -------
+    float32 ndarray (ny, nx)
+        Bit-identical to ``np.sqrt(np.nansum(np.stack(variances), axis=0))``
+        with NaN where every variance is NaN.
+    """
+    arrays = tuple(np.ascontiguousarray(v, dtype=np.float32) for v in variances)
+    if not arrays:
+        raise ValueError("error_from_variances: no variance arrays")
+    shape = arrays[0].shape
+    for k, a in enumerate(arrays):
+        if a.ndim != 2 or a.shape != shape:
+            raise ValueError(f"variance array {k} has shape {a.shape}; expected a 2-D {shape} like the first")
+    out = np.empty(shape, dtype=np.float32)
+    _error_from_variances(arrays, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _drizzle_input(data, weight, subtract, level, out):  # pragma: no cover - numba
+    ny, nx = data.shape
+    zero = np.float32(0.0)
+    for j in numba.prange(ny):
+        for i in range(nx):
+            v = data[j, i]
+            if not math.isfinite(v):
+                weight[j, i] = zero
+                v = zero
+            out[j, i] = v - level if subtract else v
+
+
+def drizzle_input(data, weight, level=None, out=None):
+    """The values an image contributes to a drizzle, and its weights, in one pass.
+
+    A pixel whose value is not finite contributes 0 with weight 0 (``weight``
+    is changed in place there); ``level`` (a background not subtracted from
+    the data) is subtracted, in float32. Bit-identical to
+    ``np.where(np.isfinite(data), data, 0) - np.float32(level)``.
+
+    Parameters
+    ----------
+    data : ndarray (ny, nx)
+        Science values (converted to float32).
+    weight : float32 ndarray (ny, nx)
+        Drizzle weights, zeroed in place where ``data`` is not finite.
+    level : float, optional
+        Background level to subtract.
+    out : float32 ndarray (ny, nx), optional
+        Where to write the result (e.g. a plane of a stack); a new array
+        otherwise.
+
+    Returns
+    -------
+    float32 ndarray (ny, nx)
+    """
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    if not (isinstance(weight, np.ndarray) and weight.dtype == np.float32 and weight.flags.c_contiguous
+            and weight.shape == data.shape):
+        raise TypeError(f"'weight' must be a C-contiguous float32 array of shape {data.shape}")
+    if out is None:
+        out = np.empty(data.shape, dtype=np.float32)
+    elif not (out.dtype == np.float32 and out.flags.c_contiguous and out.shape == data.shape):
+        raise TypeError(f"'out' must be a C-contiguous float32 array of shape {data.shape}")
+    _drizzle_input(data, weight, level is not None, np.float32(0.0 if level is None else level), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _sqrt_into(variance, out):  # pragma: no cover - numba
+    ny, nx = variance.shape
+    for j in numba.prange(ny):
+        for i in range(nx):
+            out[j, i] = np.sqrt(variance[j, i])  # the IEEE square root, NaN for negatives, as numpy
+
+
+def sqrt_planes(variances):
+    """``sqrt`` of each variance array as one float32 stack (K, ny, nx), NaN where negative or NaN.
+
+    The same values as :func:`photoncal.kernels.drizzle.sigma_planes` (IEEE
+    square roots), in parallel.
+    """
+    variances = [np.ascontiguousarray(v, dtype=np.float32) for v in variances]
+    if not variances:
+        raise ValueError("sqrt_planes: no variance arrays")
+    shape = variances[0].shape
+    out = np.empty((len(variances),) + shape, dtype=np.float32)
+    for k, v in enumerate(variances):
+        if v.ndim != 2 or v.shape != shape:
+            raise ValueError(f"variance array {k} has shape {v.shape}; expected a 2-D {shape} like the first")
+        _sqrt_into(v, out[k])
+    return out

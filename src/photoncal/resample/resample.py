@@ -423,7 +423,9 @@ class ResampleData:
         """Resample each exposure (its detectors together) onto the common output grid.
 
         Used by outlier detection.  The error array is the drizzled ERR
-        (no variances).
+        (no variances) when ``enable_err``, drizzled together with SCI;
+        without it the outputs have no ERR (as the established pipeline's
+        outlier detection).
 
         Returns
         -------
@@ -439,7 +441,8 @@ class ResampleData:
             groups.setdefault(info.group_id, []).append(index)
         outputs = []
         for indices in groups.values():
-            output = self._resample_indices(indices, enable_var=False, compute_err="driz_err", report_var=False)
+            output = self._resample_indices(indices, enable_var=False,
+                                            compute_err="driz_err" if self.enable_err else None, report_var=False)
             output.meta.filename = self._intermediate_name(self._infos[indices[0]].name)
             output.meta.group_id = self._infos[indices[0]].group_id
             if self.in_memory:
@@ -469,12 +472,10 @@ class ResampleData:
 
         indices = list(indices)
         shape = self.output_shape
+        # a drizzled ERR shares SCI's pixel map, weights and overlaps: planes 0 and 1 of one stack
         driz = Drizzle(kernel=self.kernel, fillval=self.fillval, out_shape=shape, max_ctx_id=len(indices) - 1,
                        disable_ctx=not self.enable_ctx, out_dq=np.zeros(shape, np.uint32) if self.propagate_dq
-                       else None)
-        err_driz = None
-        if compute_err == "driz_err":
-            err_driz = Drizzle(kernel=self.kernel, fillval=self.fillval, out_shape=shape, disable_ctx=True)
+                       else None, nplanes=2 if compute_err == "driz_err" else None)
         combiners = {name: VarianceAccumulator(shape) for name in VARIANCE_ARRAYS} if enable_var else {}
         times = _Times()
         output = None
@@ -482,7 +483,7 @@ class ResampleData:
         for index in indices:
             model, close = self._inputs.open(index)
             try:
-                self._add_model(model, self._infos[index], driz, err_driz, combiners)
+                self._add_model(model, self._infos[index], driz, combiners)
                 times.add(model, self._infos[index].group_id)
                 if output is None:
                     output = self._create_output(model)
@@ -495,13 +496,12 @@ class ResampleData:
         if blend is not None:
             # blended first: the resampling's own values (WCS, pixel area, times) then win
             blend.finalize(output)
-        self._finalize(output, driz, err_driz, combiners, report_var, compute_err)
+        self._finalize(output, driz, combiners, report_var, compute_err)
         self.update_exposure_times(output)
         return output
 
-    def _add_model(self, model, info, driz, err_driz, combiners):
-        from photoncal.kernels.drizzle import resample_variance
-
+    def _add_model(self, model, info, driz, combiners):
+        from ._fast import drizzle_input, sqrt_planes
         from .utils import build_driz_weight, resample_range
 
         data = np.asarray(model.data, dtype=np.float32)
@@ -516,15 +516,9 @@ class ResampleData:
         var_rnoise = model.var_rnoise if _has_array(model, "var_rnoise") else None
         weight = build_driz_weight(dq, self.good_bits, self.weight_type, var_rnoise=var_rnoise, exptime=tmeasure,
                                    log=log, name=info.name)
-        # a NaN pixel never contributes, flagged DO_NOT_USE or not (inputs read
-        # from disk have not been through match_nans_and_flags)
-        invalid = ~np.isfinite(data)
-        if invalid.any():
-            weight[invalid] = 0.0
-            data = np.where(invalid, np.float32(0.0), data)
         level = model.meta.background.level
-        if level is not None and not model.meta.background.subtracted:
-            data = data - np.float32(level)
+        if level is None or model.meta.background.subtracted:
+            level = None
         xmin, xmax, ymin, ymax = resample_range(data.shape, _bbox(wcs))
         if exptime is None or not exptime > 0:
             log.warning("%s: no positive exposure time (EFFEXPTM); using 1 s for the drizzle bookkeeping",
@@ -535,28 +529,42 @@ class ResampleData:
                       xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
         log.info("Drizzling %s (%d x %d) onto %d x %d", info.name, data.shape[1], data.shape[0],
                  self.output_shape[1], self.output_shape[0])
+        # a NaN pixel never contributes, flagged DO_NOT_USE or not (inputs read from
+        # disk have not been through match_nans_and_flags); a background level not
+        # subtracted yet is subtracted here
+        if driz.nplanes == 2:
+            if model.err.shape != data.shape:
+                raise ValueError(f"{info.name}: ERR has shape {model.err.shape}; expected {data.shape} like SCI")
+            planes = np.empty((2,) + data.shape, dtype=np.float32)
+            drizzle_input(data, weight, level, out=planes[0])
+            planes[1] = model.err
+            data = planes
+        else:
+            data = drizzle_input(data, weight, level)
+        names = []
+        for name in VARIANCE_ARRAYS if combiners else ():
+            if not _has_array(model, name):
+                continue
+            var = getattr(model, name)
+            if var.shape != pixmap.shape[:2]:
+                log.warning("%s: %s has shape %s, not that of SCI; skipped", info.name, name.upper(), var.shape)
+                continue
+            names.append(name)
+        if names:
+            # the variances are resampled alone (sqrt(var) on a fresh grid, then squared) with the
+            # same drops as SCI: in the same drizzle pass, as its "single" planes
+            kwargs["single_data"] = sqrt_planes([getattr(model, name) for name in names])
         if self.propagate_dq:
             driz.add_image(data, dq=dq, **kwargs)
         else:
             driz.add_image(data, **kwargs)
-        if err_driz is not None:
-            err_driz.add_image(np.asarray(model.err, dtype=np.float32), **kwargs)
-        if not combiners:
+        if not names:
             return
-        resampled = {}
-        for name in VARIANCE_ARRAYS:
-            if not _has_array(model, name):
-                continue
-            var = getattr(model, name)
-            if var.shape != data.shape:
-                log.warning("%s: %s has shape %s, not that of SCI; skipped", info.name, name.upper(), var.shape)
-                continue
-            resampled[name] = resample_variance(var, pixmap, self.output_shape, weight_map=weight, iscale=1.0,
-                                                pixel_scale_ratio=self.pixel_scale_ratio, pixfrac=self.pixfrac,
-                                                kernel=self.kernel, xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax)
-        image_weight = self._image_weight(resampled.get("var_rnoise"), tmeasure)
+        resampled = driz.out_single
+        np.square(resampled, out=resampled)
+        resampled = dict(zip(names, resampled))
         for name, var in resampled.items():
-            combiners[name].add(var, image_weight)
+            self._fold_variance(combiners[name], var, resampled.get("var_rnoise"), tmeasure)
 
     def _pixmap(self, wcs, shape):
         """Pixel map of an input onto the output grid (the fast imaging path when it applies)."""
@@ -570,18 +578,22 @@ class ResampleData:
                 return pixmap
         return calc_pixmap(wcs, self.output_wcs, shape, stepsize=self.pixmap_stepsize, order=self.pixmap_order)
 
-    def _image_weight(self, resampled_rnoise, tmeasure):
-        """Weight of one image in the variance combination (scalar or output-sized array)."""
+    def _fold_variance(self, combiner, variance, resampled_rnoise, tmeasure):
+        """Add one image's resampled variance to ``combiner`` with the image's weight.
+
+        ``ivm``: the inverse resampled read-noise variance (0 where it is not
+        finite and positive; 1 without VAR_RNOISE); ``exptime``: the
+        measurement time; otherwise 1.
+        """
         if self.weight_type == "ivm":
             if resampled_rnoise is None:
-                return 1.0
-            weight = np.zeros(self.output_shape, dtype=np.float64)
-            good = np.isfinite(resampled_rnoise) & (resampled_rnoise > 0)
-            weight[good] = 1.0 / resampled_rnoise[good]
-            return weight
-        if self.weight_type == "exptime":
-            return float(tmeasure)
-        return 1.0
+                combiner.add(variance, 1.0)
+            else:
+                combiner.add_inverse_weighted(variance, resampled_rnoise)
+        elif self.weight_type == "exptime":
+            combiner.add(variance, float(tmeasure))
+        else:
+            combiner.add(variance, 1.0)
 
     def _create_output(self, ref_model):
         from photoncal import datamodels
@@ -598,12 +610,12 @@ class ResampleData:
                                                                       "") or "")) or None
         return output
 
-    def _finalize(self, output, driz, err_driz, combiners, report_var, compute_err):
+    def _finalize(self, output, driz, combiners, report_var, compute_err):
         from photoncal.steps.assign_wcs import set_fits_wcsinfo
 
         from .utils import fits_keywords_of_output_wcs
 
-        output.data = driz.out_img
+        output.data = driz.out_img if driz.nplanes is None else driz.out_img[0]
         output.wht = driz.out_wht
         if self.enable_ctx and driz.out_ctx is not None:
             output.con = driz.out_ctx
@@ -613,17 +625,16 @@ class ResampleData:
         if combiners:
             variances = {name: c.result(scaling=1.0 / ratio**2) for name, c in combiners.items()}
             if compute_err == "from_var":
-                stack = np.stack(list(variances.values()))
-                with np.errstate(invalid="ignore"):
-                    err = np.sqrt(np.nansum(stack, axis=0)).astype(np.float32)
-                err[np.all(np.isnan(stack), axis=0)] = np.nan
-                output.err = err
-                del stack
+                from ._fast import error_from_variances
+
+                output.err = error_from_variances(list(variances.values()))
             if report_var:
                 for name, var in variances.items():
                     setattr(output, name, var)
-        elif compute_err == "driz_err" and err_driz is not None:
-            output.err = (err_driz.out_img / np.float32(ratio)).astype(np.float32)
+        elif compute_err == "driz_err" and driz.nplanes == 2:
+            err = driz.out_img[1]
+            np.divide(err, np.float32(ratio), out=err)
+            output.err = err
         if compute_err is None:
             output.meta.bunit_err = None
 
@@ -721,7 +732,7 @@ class ResampleData:
         image weight (inverse resampled read-noise variance, or the
         exposure time) and scaled by ``1 / pixel_scale_ratio^2``.
         """
-        from photoncal.kernels.drizzle import resample_variance
+        from photoncal.kernels.drizzle import resample_variances
 
         from ._fast import VarianceAccumulator
         from .utils import build_driz_weight, resample_range
@@ -745,12 +756,15 @@ class ResampleData:
                 common = dict(weight_map=weight, iscale=iscale, pixel_scale_ratio=self.pixel_scale_ratio,
                               pixfrac=self.pixfrac, kernel=self.kernel, xmin=box[0], xmax=box[1], ymin=box[2],
                               ymax=box[3])
-                resampled = resample_variance(var, pixmap, self.output_shape, **common)
                 rn_resampled = None
-                if self.weight_type == "ivm" and rn is not None:
-                    rn_resampled = resampled if name == "var_rnoise" else resample_variance(
-                        rn, pixmap, self.output_shape, **common)
-                combiner.add(resampled, self._image_weight(rn_resampled, tmeasure))
+                if self.weight_type == "ivm" and rn is not None and name != "var_rnoise":
+                    # the read noise weights the combination: resampled in the same pass
+                    resampled, rn_resampled = resample_variances([var, rn], pixmap, self.output_shape, **common)
+                else:
+                    resampled = resample_variances([var], pixmap, self.output_shape, **common)[0]
+                    if self.weight_type == "ivm" and rn is not None:
+                        rn_resampled = resampled
+                self._fold_variance(combiner, resampled, rn_resampled, tmeasure)
             finally:
                 if close:
                     model.close()

@@ -158,10 +158,12 @@ class OutlierDetectionStep(Step):
         from photoncal.resample import ResampleData
         from photoncal.steps._stage3 import working_directory
 
+        # the median needs SCI and WHT only; ERR is drizzled for the saved _outlier_i2d products
         return ResampleData(
             container, single=True, blendheaders=False, pixfrac=self.pixfrac, kernel=self.kernel,
             fillval=self.fillval, wht_type=self.weight_type, good_bits=self.good_bits,
-            enable_ctx=False, enable_err=False, report_var=False, in_memory=not on_disk,
+            enable_ctx=False, enable_err=bool(self.save_intermediate_results), report_var=False,
+            in_memory=not on_disk,
             output_dir=working_directory(container) if on_disk else None,
             pixmap_stepsize=self.pixmap_stepsize, pixmap_order=self.pixmap_order,
             intermediate_suffix="outlier_i2d",
