@@ -385,6 +385,34 @@ def iraf_source_sums(image, xs, ys, kernel_mask, out):
         row[9] = flux
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _marginal_fit_sums(cut, stride_across, stride_along, n_along, wt_across, wt_along, kern, dkern, dxx, row,
+                       start):  # pragma: no cover - numba
+    """The four weighted sums of one marginal Gaussian fit, into ``row[start:start + 4]``.
+
+    Pixel ``(a, b)`` (``a`` along the marginal's axis, ``b`` across it) is
+    ``cut[a * stride_along + b * stride_across]``; the marginal at ``a`` sums
+    across with the weights ``wt_across``.
+    """
+    n_across = wt_across.size
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for a in range(n_along):
+        marginal = 0.0
+        for b in range(n_across):
+            marginal += cut[a * stride_along + b * stride_across] * wt_across[b]
+        s0 += marginal * wt_along[a]
+        s1 += marginal * kern[a] * wt_along[a]
+        s2 += marginal * dkern[a] * wt_along[a]
+        s3 += marginal * dxx[a] * wt_along[a]
+    row[start] = s0
+    row[start + 1] = s1
+    row[start + 2] = s2
+    row[start + 3] = s3
+
+
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def dao_source_sums(image, convolved, xs, ys, kernel_mask,
                     wt_x, wt_y, kern_x, kern_y, dkern_x, dkern_y, dxx_x, dxx_y, out):
@@ -439,39 +467,9 @@ def dao_source_sums(image, convolved, xs, ys, kernel_mask,
         row[4] = pairwise_sum(work, 0, npix)
         row[5] = pairwise_sum(cut, 0, npix)
         # x marginal: each column summed over rows with the row weights
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
-        for j in range(kx):
-            marginal = 0.0
-            for i in range(ky):
-                marginal += cut[i * kx + j] * wt_y[i]
-            s0 += marginal * wt_x[j]
-            s1 += marginal * kern_x[j] * wt_x[j]
-            s2 += marginal * dkern_x[j] * wt_x[j]
-            s3 += marginal * dxx_x[j] * wt_x[j]
-        row[6] = s0
-        row[7] = s1
-        row[8] = s2
-        row[9] = s3
+        _marginal_fit_sums(cut, kx, 1, kx, wt_y, wt_x, kern_x, dkern_x, dxx_x, row, 6)
         # y marginal: each row summed over columns with the column weights
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
-        for i in range(ky):
-            marginal = 0.0
-            for j in range(kx):
-                marginal += cut[i * kx + j] * wt_x[j]
-            s0 += marginal * wt_y[i]
-            s1 += marginal * kern_y[i] * wt_y[i]
-            s2 += marginal * dkern_y[i] * wt_y[i]
-            s3 += marginal * dxx_y[i] * wt_y[i]
-        row[10] = s0
-        row[11] = s1
-        row[12] = s2
-        row[13] = s3
+        _marginal_fit_sums(cut, 1, kx, ky, wt_x, wt_y, kern_y, dkern_y, dxx_y, row, 10)
 
 
 # --------------------------------------------------------------------------------------------
