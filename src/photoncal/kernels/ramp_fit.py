@@ -234,6 +234,20 @@ def _count_segments_kernel(
                                                         seg_start, seg_len, 0)
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _group_flags_and_rate(i, k, y, yd, x, data, groupdq, g0, group_time, first_group, last_group, clear_first_jump,
+                          dnu, sat, jump):  # pragma: no cover - numba
+    """Group ``k``'s effective flags and its rate ``data / group_time`` (NaN when not usable)."""
+    flags = groupdq[i, g0 + k, y, x]
+    if k == 0 and clear_first_jump:
+        flags &= ~jump & 0xFF
+    if k < first_group or k > last_group:
+        flags |= dnu
+    if flags & (dnu | sat):
+        return flags, np.nan
+    return flags, float(data[i, g0 + k, yd, x]) / group_time
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _row_median_rates(
     i, y, yd, data, groupdq, g0, ngroups, group_time, first_group, last_group, clear_first_jump,
@@ -255,15 +269,8 @@ def _row_median_rates(
             previous_rate = np.nan
             any_diff = False
             for k in range(ngroups):
-                flags = groupdq[i, g0 + k, y, x]
-                if k == 0 and clear_first_jump:
-                    flags &= ~jump & 0xFF
-                if k < first_group or k > last_group:
-                    flags |= dnu
-                if flags & (dnu | sat):
-                    current = np.nan
-                else:
-                    current = float(data[i, g0 + k, yd, x]) / group_time
+                flags, current = _group_flags_and_rate(i, k, y, yd, x, data, groupdq, g0, group_time, first_group,
+                                                        last_group, clear_first_jump, dnu, sat, jump)
                 if k == 0:
                     first = current
                 else:
@@ -279,15 +286,8 @@ def _row_median_rates(
         count[x] = 0
     for k in range(ngroups):
         for x in range(nx):
-            flags = groupdq[i, g0 + k, y, x]
-            if k == 0 and clear_first_jump:
-                flags &= ~jump & 0xFF
-            if k < first_group or k > last_group:
-                flags |= dnu
-            if flags & (dnu | sat):
-                current = np.nan
-            else:
-                current = float(data[i, g0 + k, yd, x]) / group_time
+            flags, current = _group_flags_and_rate(i, k, y, yd, x, data, groupdq, g0, group_time, first_group,
+                                                    last_group, clear_first_jump, dnu, sat, jump)
             if k == 0:
                 first_rate[x] = current
             else:
