@@ -277,6 +277,32 @@ def _tile_statistics(values, count, step, slope, rn2, correction, dt, dt2, inv_r
             stat[k] = (local - slope[k]) / math.sqrt(var + correction[k])
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _add_segment(slope, read_var, poisson_var, total_weight, slope_sum, read_sum, poisson_sum):
+    """Fold one segment into the inverse-read-variance weighted sums (a NaN slope adds nothing)."""
+    if slope == slope:
+        weight = 1.0 / read_var if read_var != 0.0 else 0.0
+        total_weight += weight
+        slope_sum += weight * slope
+        read_sum += weight * weight * read_var
+        poisson_sum += weight * weight * poisson_var
+    return total_weight, slope_sum, read_sum, poisson_sum
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _write_pixel(sums, g, y, x, out_slope, out_read_var, out_poisson_var):
+    """The pixel's slope and variances from the segment sums, in DN (``g`` the gain)."""
+    total_weight, slope_sum, read_sum, poisson_sum = sums
+    if total_weight != 0.0:
+        slope_sum /= total_weight
+        read_sum /= total_weight * total_weight
+        poisson_sum /= total_weight * total_weight
+    poisson_sum *= max(slope_sum, 0.0)
+    out_slope[y, x] = slope_sum / g
+    out_read_var[y, x] = read_sum / (g * g)
+    out_poisson_var[y, x] = poisson_sum / (g * g)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads, table, singular, differences,
              use_jump, intercept, constant, jump_flag, out_slope, out_read_var, out_poisson_var):
@@ -375,26 +401,8 @@ def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads,
                     if value > best_value:
                         best_value = value
                 if not best_value > _jump_threshold(intercept, constant, slope):
-                    read_var = read_var0[k]
-                    poisson_var = poisson_var0[k]
-                    total_weight = 0.0
-                    slope_sum = 0.0
-                    read_sum = 0.0
-                    poisson_sum = 0.0
-                    if slope == slope:
-                        weight = 1.0 / read_var if read_var != 0.0 else 0.0
-                        total_weight += weight
-                        slope_sum += weight * slope
-                        read_sum += weight * weight * read_var
-                        poisson_sum += weight * weight * poisson_var
-                    if total_weight != 0.0:
-                        slope_sum /= total_weight
-                        read_sum /= total_weight * total_weight
-                        poisson_sum /= total_weight * total_weight
-                    poisson_sum *= max(slope_sum, 0.0)
-                    out_slope[y, x] = slope_sum / g
-                    out_read_var[y, x] = read_sum / (g * g)
-                    out_poisson_var[y, x] = poisson_sum / (g * g)
+                    _write_pixel(_add_segment(slope, read_var0[k], poisson_var0[k], 0.0, 0.0, 0.0, 0.0), g, y, x,
+                                 out_slope, out_read_var, out_poisson_var)
                     continue
             read_noise = float(readnoise[y, x]) * g
             rn2 = read_noise * read_noise
@@ -444,20 +452,10 @@ def _fit_row(y, row0, resultants, groupdq, gain, readnoise, t_bar, tau, n_reads,
                             stack_end[depth] = end
                             depth += 1
                         continue
-                if slope == slope:
-                    weight = 1.0 / read_var if read_var != 0.0 else 0.0
-                    total_weight += weight
-                    slope_sum += weight * slope
-                    read_sum += weight * weight * read_var
-                    poisson_sum += weight * weight * poisson_var
-            if total_weight != 0.0:
-                slope_sum /= total_weight
-                read_sum /= total_weight * total_weight
-                poisson_sum /= total_weight * total_weight
-            poisson_sum *= max(slope_sum, 0.0)
-            out_slope[y, x] = slope_sum / g
-            out_read_var[y, x] = read_sum / (g * g)
-            out_poisson_var[y, x] = poisson_sum / (g * g)
+                total_weight, slope_sum, read_sum, poisson_sum = _add_segment(
+                    slope, read_var, poisson_var, total_weight, slope_sum, read_sum, poisson_sum)
+            _write_pixel((total_weight, slope_sum, read_sum, poisson_sum), g, y, x,
+                         out_slope, out_read_var, out_poisson_var)
 
 
 @njit(cache=True, nogil=True, parallel=True)
