@@ -934,13 +934,20 @@ def sigma_planes(variances):
     if len(shape) != 2:
         raise ValueError(f"variance arrays must be 2-D; the first has shape {shape}")
     sigma = np.empty((len(variances),) + shape, dtype=np.float32)
-    with np.errstate(invalid="ignore"):
-        for k, variance in enumerate(variances):
-            variance = np.asarray(variance, dtype=np.float32)
-            if variance.shape != shape:
-                raise ValueError(f"variance array {k} has shape {variance.shape}; expected {shape} like the first")
-            np.sqrt(variance, out=sigma[k])
+    for k, variance in enumerate(variances):
+        variance = np.ascontiguousarray(variance, dtype=np.float32)
+        if variance.shape != shape:
+            raise ValueError(f"variance array {k} has shape {variance.shape}; expected {shape} like the first")
+        _sqrt_into(variance, sigma[k])
     return sigma
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _sqrt_into(variance, out):  # pragma: no cover - numba
+    ny, nx = variance.shape
+    for j in numba.prange(ny):
+        for i in range(nx):
+            out[j, i] = np.sqrt(variance[j, i])  # the IEEE square root, NaN for negatives, as numpy
 
 
 class VarianceCombiner:

@@ -16,8 +16,8 @@
   ``1 / resampled VAR_RNOISE`` computed on the fly.
 * :func:`drizzle_input`: the science values an input contributes (0 and
   zero weight where not finite, minus an unsubtracted background level) in
-  one pass; :func:`sqrt_planes`: the standard deviations of its variance
-  arrays, drizzled beside it.
+  one pass (the standard deviations of its variance arrays, drizzled
+  beside it, are :func:`photoncal.kernels.drizzle.sigma_planes`).
 * :func:`error_from_variances`: ERR = sqrt of the sum of the variances that
   are not NaN, in one pass (``np.sqrt(np.nansum(stack, axis=0))`` without
   the stack and its temporaries).
@@ -30,7 +30,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["imaging_pixmap", "VarianceAccumulator", "error_from_variances", "drizzle_input", "sqrt_planes"]
+__all__ = ["imaging_pixmap", "VarianceAccumulator", "error_from_variances", "drizzle_input"]
 
 _ARCSEC = math.pi / (180.0 * 3600.0)
 
@@ -388,30 +388,4 @@ def drizzle_input(data, weight, level=None, out=None):
     elif not (out.dtype == np.float32 and out.flags.c_contiguous and out.shape == data.shape):
         raise TypeError(f"'out' must be a C-contiguous float32 array of shape {data.shape}")
     _drizzle_input(data, weight, level is not None, np.float32(0.0 if level is None else level), out)
-    return out
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _sqrt_into(variance, out):  # pragma: no cover - numba
-    ny, nx = variance.shape
-    for j in numba.prange(ny):
-        for i in range(nx):
-            out[j, i] = np.sqrt(variance[j, i])  # the IEEE square root, NaN for negatives, as numpy
-
-
-def sqrt_planes(variances):
-    """``sqrt`` of each variance array as one float32 stack (K, ny, nx), NaN where negative or NaN.
-
-    The same values as :func:`photoncal.kernels.drizzle.sigma_planes` (IEEE
-    square roots), in parallel.
-    """
-    variances = [np.ascontiguousarray(v, dtype=np.float32) for v in variances]
-    if not variances:
-        raise ValueError("sqrt_planes: no variance arrays")
-    shape = variances[0].shape
-    out = np.empty((len(variances),) + shape, dtype=np.float32)
-    for k, v in enumerate(variances):
-        if v.ndim != 2 or v.shape != shape:
-            raise ValueError(f"variance array {k} has shape {v.shape}; expected a 2-D {shape} like the first")
-        _sqrt_into(v, out[k])
     return out

@@ -501,7 +501,9 @@ class ResampleData:
         return output
 
     def _add_model(self, model, info, driz, combiners):
-        from ._fast import drizzle_input, sqrt_planes
+        from photoncal.kernels.drizzle import sigma_planes
+
+        from ._fast import drizzle_input
         from .utils import build_driz_weight, resample_range
 
         data = np.asarray(model.data, dtype=np.float32)
@@ -553,7 +555,7 @@ class ResampleData:
         if names:
             # the variances are resampled alone (sqrt(var) on a fresh grid, then squared) with the
             # same drops as SCI: in the same drizzle pass, as its "single" planes
-            kwargs["single_data"] = sqrt_planes([getattr(model, name) for name in names])
+            kwargs["single_data"] = sigma_planes([getattr(model, name) for name in names])
         if self.propagate_dq:
             driz.add_image(data, dq=dq, **kwargs)
         else:
