@@ -204,6 +204,18 @@ def _agrees_with_gwcs(wcs_from, wcs_to, pixmap, tol=1e-6):
                 and np.all(np.abs(fast[ok, 1] - np.asarray(yt)[ok]) < tol))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_weighted_variance(wsum, wtot, j, i, v, w):  # pragma: no cover - numba
+    """Fold ``w**2 v`` and ``w`` into pixel (j, i) when the variance ``v`` is finite and >= 0."""
+    if math.isfinite(v) and v >= 0.0:
+        term = v * w * w
+        if math.isnan(wsum[j, i]):
+            wsum[j, i] = term
+        else:
+            wsum[j, i] += term
+        wtot[j, i] += w
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def _accumulate(wsum, wtot, var, weight, scalar_weight, use_scalar):  # pragma: no cover - numba
     ny, nx = var.shape
@@ -211,13 +223,8 @@ def _accumulate(wsum, wtot, var, weight, scalar_weight, use_scalar):  # pragma: 
         for i in range(nx):
             v = var[j, i]
             w = scalar_weight if use_scalar else weight[j, i]
-            if math.isfinite(v) and v >= 0.0 and w > 0.0:
-                term = v * w * w
-                if math.isnan(wsum[j, i]):
-                    wsum[j, i] = term
-                else:
-                    wsum[j, i] += term
-                wtot[j, i] += w
+            if w > 0.0:
+                _add_weighted_variance(wsum, wtot, j, i, v, w)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -231,14 +238,7 @@ def _accumulate_ivm(wsum, wtot, var, rnoise):  # pragma: no cover - numba
                 continue  # weight 0
             # the weight as the array path computes it: 1 / r in float32, then float64
             w = np.float64(one / r)
-            v = var[j, i]
-            if math.isfinite(v) and v >= 0.0:
-                term = v * w * w
-                if math.isnan(wsum[j, i]):
-                    wsum[j, i] = term
-                else:
-                    wsum[j, i] += term
-                wtot[j, i] += w
+            _add_weighted_variance(wsum, wtot, j, i, var[j, i], w)
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
